@@ -1,0 +1,29 @@
+//! The seed's `starter.py`: runs one `GreetingWorkflow` and prints its result.
+
+use greeting::TASK_QUEUE;
+use greeting_activities::GREETING_WORKFLOW;
+use sandglass_host::{Client, ConnectionSettings, WorkflowOptions};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(result) => {
+            println!("Result: {result}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<String> {
+    let name = std::env::args().nth(1).unwrap_or_else(|| "my name".to_owned());
+    let client = Client::connect(ConnectionSettings::from_env()).await?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let result = client
+        .execute_workflow(GREETING_WORKFLOW, &name, WorkflowOptions::new(id, TASK_QUEUE))
+        .await?;
+    Ok(result)
+}

@@ -1,0 +1,519 @@
+//! Whole-run tests: workflows driven through the runtime by fake activations, the way the
+//! host drives them, with no wasm and no host imports involved.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::bindings::exports::sandglass::workflow::guest::{
+    Activation, ActivityResolution, Command, Initialize, Job, ResolveActivity,
+};
+use crate::bindings::sandglass::workflow::types::{
+    ActivityFailure, ApplicationFailure, Failure, FailureFrame, FailureInfo, Payload, Timestamp,
+};
+use crate::runtime::{Runtime, WorkflowEntry};
+use crate::{
+    ActivityDefinition, ActivityOptions, Workflow, WorkflowContext, WorkflowDefinition,
+    WorkflowError, WorkflowResult, payload,
+};
+
+const GREET: ActivityDefinition<String, String> = ActivityDefinition::new("greet");
+
+fn thirty_seconds() -> ActivityOptions {
+    ActivityOptions::start_to_close(Duration::from_secs(30))
+}
+
+/// The greeting example: one activity, its result returned.
+struct Greeting;
+
+impl Workflow for Greeting {
+    type Input = String;
+    type Output = String;
+    const DEFINITION: WorkflowDefinition<String, String> = WorkflowDefinition::new("Greeting");
+
+    fn init(_ctx: &WorkflowContext, _name: &String) -> Self {
+        Greeting
+    }
+
+    async fn run(self: Rc<Self>, ctx: WorkflowContext, name: String) -> WorkflowResult<String> {
+        Ok(ctx.execute_activity(GREET, name, thirty_seconds()).await?)
+    }
+}
+
+/// Exercises timers, the clock, randomness, `init` and concurrent activities.
+struct Sampler {
+    from_init: String,
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+struct Sample {
+    from_init: String,
+    started: u64,
+    woke: u64,
+    random: u64,
+    uuid: String,
+    replaying: bool,
+    history_length: u32,
+    greetings: (String, String),
+}
+
+impl Workflow for Sampler {
+    type Input = Vec<String>;
+    type Output = Sample;
+    const DEFINITION: WorkflowDefinition<Vec<String>, Sample> = WorkflowDefinition::new("Sampler");
+
+    fn init(ctx: &WorkflowContext, names: &Vec<String>) -> Self {
+        Sampler {
+            from_init: format!("{} for {}", ctx.info().workflow_id, names.join("+")),
+        }
+    }
+
+    async fn run(
+        self: Rc<Self>,
+        ctx: WorkflowContext,
+        names: Vec<String>,
+    ) -> WorkflowResult<Sample> {
+        let started = seconds(ctx.now());
+        ctx.sleep(Duration::ZERO).await; // no timer
+        ctx.sleep(Duration::from_secs(5)).await;
+        let woke = seconds(ctx.now());
+        let first = ctx.execute_activity(GREET, names[0].clone(), thirty_seconds());
+        let second = ctx.execute_activity(GREET, names[1].clone(), thirty_seconds());
+        let (first, second) = join(first, second).await;
+        Ok(Sample {
+            from_init: self.from_init.clone(),
+            started,
+            woke,
+            random: ctx.random(),
+            uuid: ctx.uuid4(),
+            replaying: ctx.is_replaying(),
+            history_length: ctx.history_length(),
+            greetings: (first?, second?),
+        })
+    }
+}
+
+/// Fails in the ways a workflow can, chosen by its input.
+struct Failing;
+
+impl Workflow for Failing {
+    type Input = String;
+    type Output = u32;
+    const DEFINITION: WorkflowDefinition<String, u32> = WorkflowDefinition::new("Failing");
+
+    fn init(_ctx: &WorkflowContext, _how: &String) -> Self {
+        Failing
+    }
+
+    async fn run(self: Rc<Self>, ctx: WorkflowContext, how: String) -> WorkflowResult<u32> {
+        match how.as_str() {
+            "application" => Err(WorkflowError::application("Refused", "no").non_retryable()),
+            "no timeout" => {
+                let error = ctx
+                    .execute_activity(GREET, how, ActivityOptions::default())
+                    .await
+                    .unwrap_err();
+                Err(WorkflowError::application("Saw", error.message()))
+            }
+            _ => {
+                let count: ActivityDefinition<String, u32> = ActivityDefinition::new("count");
+                Ok(ctx.execute_activity(count, how, thirty_seconds()).await?)
+            }
+        }
+    }
+}
+
+const WORKFLOWS: &[WorkflowEntry] = &[
+    WorkflowEntry::of::<Greeting>(),
+    WorkflowEntry::of::<Sampler>(),
+    WorkflowEntry::of::<Failing>(),
+];
+
+// ---- helpers ----------------------------------------------------------------------------
+
+fn seconds(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Payload {
+    payload::encode(value).unwrap()
+}
+
+fn activation(at: u64, jobs: Vec<Job>) -> Activation {
+    Activation {
+        timestamp: Timestamp {
+            seconds: at,
+            nanos: 0,
+        },
+        is_replaying: false,
+        history_length: 3,
+        jobs,
+    }
+}
+
+fn initialize<T: serde::Serialize>(workflow_type: &str, input: &T) -> Job {
+    Job::Initialize(Initialize {
+        workflow_type: workflow_type.to_owned(),
+        workflow_id: "wf-1".to_owned(),
+        run_id: "run-1".to_owned(),
+        namespace: "default".to_owned(),
+        task_queue: "greeting".to_owned(),
+        arguments: vec![json(input)],
+        randomness_seed: 7,
+        attempt: 1,
+        start_time: None,
+    })
+}
+
+fn completed<T: serde::Serialize>(seq: u32, value: &T) -> Job {
+    Job::ResolveActivity(ResolveActivity {
+        seq,
+        resolution: ActivityResolution::Completed(Some(json(value))),
+    })
+}
+
+fn failed(seq: u32) -> Job {
+    let frames = vec![
+        FailureFrame {
+            message: "Activity task failed".to_owned(),
+            source: String::new(),
+            stack_trace: String::new(),
+            info: FailureInfo::Activity(ActivityFailure {
+                activity_type: "count".to_owned(),
+                activity_id: seq.to_string(),
+                retry_state: "RETRY_STATE_NON_RETRYABLE_FAILURE".to_owned(),
+            }),
+        },
+        FailureFrame {
+            message: "boom".to_owned(),
+            source: "PythonSDK".to_owned(),
+            stack_trace: String::new(),
+            info: FailureInfo::Application(ApplicationFailure {
+                error_type: "ValueError".to_owned(),
+                non_retryable: true,
+                details: Vec::new(),
+            }),
+        },
+    ];
+    Job::ResolveActivity(ResolveActivity {
+        seq,
+        resolution: ActivityResolution::Failed(frames),
+    })
+}
+
+fn decode_completion<T: serde::de::DeserializeOwned>(commands: &[Command]) -> T {
+    match commands {
+        [Command::CompleteWorkflow(Some(result))] => payload::decode(result).unwrap(),
+        other => panic!("expected one complete-workflow, got {other:?}"),
+    }
+}
+
+fn scheduled(commands: &[Command]) -> Vec<(u32, String, Payload)> {
+    commands
+        .iter()
+        .map(|command| match command {
+            Command::ScheduleActivity(s) => {
+                (s.seq, s.activity_type.clone(), s.arguments[0].clone())
+            }
+            other => panic!("expected schedule-activity, got {other:?}"),
+        })
+        .map(|(seq, name, argument)| (seq, name, argument))
+        .collect()
+}
+
+fn message(failure: &Failure) -> &str {
+    &failure[0].message
+}
+
+/// Both futures to completion, polled in order (what `futures::join!` does).
+fn join<A: Future, B: Future>(a: A, b: B) -> impl Future<Output = (A::Output, B::Output)> {
+    let (mut a, mut b) = (Box::pin(a), Box::pin(b));
+    let (mut out_a, mut out_b) = (None, None);
+    std::future::poll_fn(move |cx: &mut Context<'_>| {
+        poll_into(&mut a, &mut out_a, cx);
+        poll_into(&mut b, &mut out_b, cx);
+        if out_a.is_some() && out_b.is_some() {
+            Poll::Ready((out_a.take().unwrap(), out_b.take().unwrap()))
+        } else {
+            Poll::Pending
+        }
+    })
+}
+
+fn poll_into<F: Future>(
+    future: &mut Pin<Box<F>>,
+    out: &mut Option<F::Output>,
+    cx: &mut Context<'_>,
+) {
+    if out.is_none() {
+        if let Poll::Ready(value) = future.as_mut().poll(cx) {
+            *out = Some(value);
+        }
+    }
+}
+
+// ---- tests ------------------------------------------------------------------------------
+
+#[test]
+fn greeting_schedules_its_activity_then_completes_once() {
+    let mut runtime = Runtime::new(WORKFLOWS);
+    let commands = runtime
+        .activate(activation(100, vec![initialize("Greeting", &"World")]))
+        .unwrap();
+    let [Command::ScheduleActivity(schedule)] = commands.as_slice() else {
+        panic!("expected one schedule-activity, got {commands:?}");
+    };
+    assert_eq!(schedule.seq, 1);
+    assert_eq!(schedule.activity_id, "1");
+    assert_eq!(schedule.activity_type, "greet");
+    assert_eq!(schedule.task_queue, None);
+    assert_eq!(schedule.arguments.len(), 1);
+    assert_eq!(schedule.arguments[0].data, b"\"World\"");
+    assert_eq!(schedule.start_to_close_timeout.map(|d| d.seconds), Some(30));
+    assert!(schedule.schedule_to_close_timeout.is_none());
+
+    let commands = runtime
+        .activate(activation(101, vec![completed(1, &"Hello, World!")]))
+        .unwrap();
+    assert_eq!(decode_completion::<String>(&commands), "Hello, World!");
+
+    // Finished: later activations issue nothing, whatever they carry.
+    let later = runtime.activate(activation(102, vec![completed(9, &"late")]));
+    assert!(later.unwrap().is_empty());
+}
+
+#[test]
+fn timers_clock_randomness_and_concurrent_activities() {
+    let mut runtime = Runtime::new(WORKFLOWS);
+    let names = vec!["Ada".to_owned(), "Grace".to_owned()];
+    let commands = runtime
+        .activate(activation(1_000, vec![initialize("Sampler", &names)]))
+        .unwrap();
+    let [Command::StartTimer(timer)] = commands.as_slice() else {
+        panic!("expected one start-timer (none for the zero sleep), got {commands:?}");
+    };
+    assert_eq!((timer.seq, timer.duration.seconds), (1, 5));
+
+    let commands = runtime
+        .activate(activation(1_005, vec![Job::FireTimer(1)]))
+        .unwrap();
+    let scheduled = scheduled(&commands);
+    assert_eq!(
+        scheduled
+            .iter()
+            .map(|(seq, name, argument)| (*seq, name.as_str(), argument.data.as_slice()))
+            .collect::<Vec<_>>(),
+        [
+            (1, "greet", &b"\"Ada\""[..]),
+            (2, "greet", &b"\"Grace\""[..])
+        ]
+    );
+
+    // Resolved in the other order, across two activations.
+    let second = runtime
+        .activate(activation(1_006, vec![completed(2, &"Hi Grace")]))
+        .unwrap();
+    assert!(second.is_empty(), "{second:?}");
+    let mut last = activation(1_007, vec![completed(1, &"Hi Ada")]);
+    last.is_replaying = true;
+    last.history_length = 17;
+    let sample: Sample = decode_completion(&runtime.activate(last).unwrap());
+
+    let mut expected_rng = crate::random::Rng::new(7);
+    assert_eq!(
+        sample,
+        Sample {
+            from_init: "wf-1 for Ada+Grace".to_owned(),
+            started: 1_000,
+            woke: 1_005,
+            random: expected_rng.next_u64(),
+            uuid: expected_rng.uuid4(),
+            replaying: true,
+            history_length: 17,
+            greetings: ("Hi Ada".to_owned(), "Hi Grace".to_owned()),
+        }
+    );
+}
+
+#[test]
+fn update_random_seed_restarts_the_generator() {
+    let mut runtime = Runtime::new(WORKFLOWS);
+    let names = vec!["a".to_owned(), "b".to_owned()];
+    runtime
+        .activate(activation(0, vec![initialize("Sampler", &names)]))
+        .unwrap();
+    runtime
+        .activate(activation(
+            5,
+            vec![Job::UpdateRandomSeed(99), Job::FireTimer(1)],
+        ))
+        .unwrap();
+    let sample: Sample = decode_completion(
+        &runtime
+            .activate(activation(6, vec![completed(1, &"x"), completed(2, &"y")]))
+            .unwrap(),
+    );
+    assert_eq!(sample.random, crate::random::Rng::new(99).next_u64());
+}
+
+#[test]
+fn workflow_error_fails_the_workflow() {
+    let mut runtime = Runtime::new(WORKFLOWS);
+    let commands = runtime
+        .activate(activation(0, vec![initialize("Failing", &"application")]))
+        .unwrap();
+    let [Command::FailWorkflow(frames)] = commands.as_slice() else {
+        panic!("expected fail-workflow, got {commands:?}");
+    };
+    assert_eq!(frames.len(), 1);
+    assert_eq!(message(frames), "no");
+    assert!(matches!(
+        &frames[0].info,
+        FailureInfo::Application(a) if a.error_type == "Refused" && a.non_retryable
+    ));
+}
+
+#[test]
+fn activity_failure_is_the_cause_of_the_workflow_failure() {
+    let mut runtime = Runtime::new(WORKFLOWS);
+    runtime
+        .activate(activation(0, vec![initialize("Failing", &"count")]))
+        .unwrap();
+    let commands = runtime.activate(activation(1, vec![failed(1)])).unwrap();
+    let [Command::FailWorkflow(frames)] = commands.as_slice() else {
+        panic!("expected fail-workflow, got {commands:?}");
+    };
+    let messages: Vec<&str> = frames.iter().map(|f| f.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "activity \"count\" failed: boom",
+            "Activity task failed",
+            "boom"
+        ]
+    );
+}
+
+#[test]
+fn missing_close_timeout_resolves_the_activity_with_an_error() {
+    let mut runtime = Runtime::new(WORKFLOWS);
+    let commands = runtime
+        .activate(activation(0, vec![initialize("Failing", &"no timeout")]))
+        .unwrap();
+    let [Command::FailWorkflow(frames)] = commands.as_slice() else {
+        panic!("expected fail-workflow and no schedule-activity, got {commands:?}");
+    };
+    assert!(
+        message(frames).contains("start_to_close_timeout"),
+        "{frames:?}"
+    );
+    assert!(message(frames).contains("\"greet\""), "{frames:?}");
+}
+
+#[test]
+fn undecodable_input_fails_the_task_naming_type_and_workflow() {
+    let mut runtime = Runtime::new(WORKFLOWS);
+    let failure = runtime
+        .activate(activation(0, vec![initialize("Greeting", &42)]))
+        .unwrap_err();
+    let text = message(&failure);
+    assert!(
+        text.contains("\"Greeting\"") && text.contains("String"),
+        "{text}"
+    );
+    assert!(text.contains("input"), "{text}");
+    // The instance is broken: the same failure again, whatever comes next.
+    let again = runtime.activate(activation(1, vec![])).unwrap_err();
+    assert_eq!(message(&again), text);
+}
+
+#[test]
+fn undecodable_activity_result_fails_the_task() {
+    let mut runtime = Runtime::new(WORKFLOWS);
+    runtime
+        .activate(activation(0, vec![initialize("Failing", &"count")]))
+        .unwrap();
+    let failure = runtime
+        .activate(activation(1, vec![completed(1, &"not a number")]))
+        .unwrap_err();
+    let text = message(&failure);
+    assert!(
+        text.contains("\"Failing\"") && text.contains("\"count\"") && text.contains("u32"),
+        "{text}"
+    );
+    assert!(
+        matches!(&failure[0].info, FailureInfo::Application(a) if a.error_type == "PayloadDecodeError")
+    );
+}
+
+#[test]
+fn unknown_workflow_type_lists_the_defined_ones() {
+    let mut runtime = Runtime::new(WORKFLOWS);
+    let failure = runtime
+        .activate(activation(0, vec![initialize("Nope", &"x")]))
+        .unwrap_err();
+    let text = message(&failure);
+    assert!(text.contains("\"Nope\""), "{text}");
+    assert!(
+        text.contains("[\"Greeting\", \"Sampler\", \"Failing\"]"),
+        "{text}"
+    );
+}
+
+#[test]
+fn unknown_or_repeated_seq_fails_the_task() {
+    let mut runtime = Runtime::new(WORKFLOWS);
+    runtime
+        .activate(activation(0, vec![initialize("Greeting", &"a")]))
+        .unwrap();
+    let failure = runtime
+        .activate(activation(1, vec![completed(5, &"?")]))
+        .unwrap_err();
+    assert!(message(&failure).contains("seq 5"), "{failure:?}");
+
+    let mut runtime = Runtime::new(WORKFLOWS);
+    runtime
+        .activate(activation(0, vec![initialize("Greeting", &"a")]))
+        .unwrap();
+    let failure = runtime
+        .activate(activation(1, vec![Job::FireTimer(1)]))
+        .unwrap_err();
+    assert!(message(&failure).contains("fire-timer"), "{failure:?}");
+}
+
+#[test]
+fn protocol_violations_fail_the_task() {
+    let mut runtime = Runtime::new(WORKFLOWS);
+    let failure = runtime
+        .activate(activation(0, vec![Job::FireTimer(1)]))
+        .unwrap_err();
+    assert!(message(&failure).contains("initialize"), "{failure:?}");
+
+    let mut runtime = Runtime::new(WORKFLOWS);
+    let failure = runtime
+        .activate(activation(
+            0,
+            vec![initialize("Greeting", &"a"), initialize("Greeting", &"a")],
+        ))
+        .unwrap_err();
+    assert!(
+        message(&failure).contains("already initialized"),
+        "{failure:?}"
+    );
+
+    let failure = Runtime::new(WORKFLOWS)
+        .activate(activation(0, vec![]))
+        .unwrap_err();
+    assert!(message(&failure).contains("no jobs"), "{failure:?}");
+}
+
+#[test]
+fn workflow_types_lists_names_in_order() {
+    assert_eq!(
+        crate::export::workflow_types(WORKFLOWS),
+        ["Greeting", "Sampler", "Failing"]
+    );
+    crate::export::assert_unique_names(WORKFLOWS);
+}

@@ -1,0 +1,71 @@
+//! The `Workflow` trait: what a workflow type implements.
+
+use std::future::Future;
+use std::rc::Rc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::{WorkflowContext, WorkflowDefinition, WorkflowResult};
+
+/// A workflow type: its definition, how a run is constructed, and what it runs.
+///
+/// A component exports its workflow types with [`export_workflows!`](crate::export_workflows).
+/// For each run the SDK decodes the input, calls [`init`](Self::init), then drives
+/// [`run`](Self::run) to completion across activations; its `Ok` value completes the
+/// workflow, its `Err` fails it.
+///
+/// ```
+/// use std::rc::Rc;
+/// use std::time::Duration;
+/// use sandglass::{
+///     ActivityDefinition, ActivityOptions, Workflow, WorkflowContext, WorkflowDefinition,
+///     WorkflowResult,
+/// };
+///
+/// const GREET: ActivityDefinition<String, String> = ActivityDefinition::new("greet");
+///
+/// struct GreetingWorkflow;
+///
+/// impl Workflow for GreetingWorkflow {
+///     type Input = String;
+///     type Output = String;
+///     const DEFINITION: WorkflowDefinition<String, String> =
+///         WorkflowDefinition::new("GreetingWorkflow");
+///
+///     fn init(_ctx: &WorkflowContext, _name: &String) -> Self {
+///         GreetingWorkflow
+///     }
+///
+///     async fn run(self: Rc<Self>, ctx: WorkflowContext, name: String) -> WorkflowResult<String> {
+///         let options = ActivityOptions::start_to_close(Duration::from_secs(30));
+///         Ok(ctx.execute_activity(GREET, name, options).await?)
+///     }
+/// }
+/// ```
+pub trait Workflow: Sized + 'static {
+    /// The run's input. Zero arguments decode as JSON `null` (fits `()` and `Option`),
+    /// one argument as itself, several as a JSON array (fits a tuple).
+    type Input: DeserializeOwned + 'static;
+    /// The run's result, sent to Temporal as JSON.
+    type Output: Serialize + 'static;
+    /// The Temporal workflow type name, with the input and output types; usually a
+    /// constant from a crate shared with the worker and clients.
+    const DEFINITION: WorkflowDefinition<Self::Input, Self::Output>;
+
+    /// Constructs the workflow before anything else runs, with the run's input (the
+    /// Python SDK's `@workflow.init`). Later handlers will see the state it sets up even
+    /// if they run before `run` first awaits.
+    fn init(ctx: &WorkflowContext, input: &Self::Input) -> Self;
+
+    /// The workflow's main body. Write it as `async fn run(self: Rc<Self>, ...)`.
+    ///
+    /// Everything it awaits must come from the [`WorkflowContext`] (or other futures built
+    /// on it): a future woken by anything else (a thread, real I/O) never makes progress,
+    /// since the host only runs the workflow when Temporal has news for it.
+    fn run(
+        self: Rc<Self>,
+        ctx: WorkflowContext,
+        input: Self::Input,
+    ) -> impl Future<Output = WorkflowResult<Self::Output>> + 'static;
+}

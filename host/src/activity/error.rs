@@ -1,0 +1,181 @@
+//! How an activity says it failed.
+
+use std::fmt;
+
+use serde::Serialize;
+use temporalio_common::protos::temporal::api::common::v1::{Payload, Payloads};
+use temporalio_common::protos::temporal::api::failure::v1::{
+    ApplicationFailureInfo, CanceledFailureInfo, Failure, failure::FailureInfo,
+};
+
+use crate::bridge::failure::FAILURE_SOURCE;
+use crate::payload::to_payload;
+
+/// An activity failure, reported to Temporal as an application failure.
+///
+/// Any `std::error::Error` converts into a retryable one whose type is the error's type
+/// name, so `?` works in activity code; build one explicitly to choose the type, mark it
+/// non-retryable or attach details. (It deliberately does not implement
+/// `std::error::Error` itself, which is what makes the blanket conversion possible.)
+pub struct ActivityError {
+    kind: Kind,
+}
+
+enum Kind {
+    Application {
+        error_type: String,
+        message: String,
+        non_retryable: bool,
+        details: Vec<Payload>,
+    },
+    Cancelled,
+}
+
+impl ActivityError {
+    /// A retryable failure of type `error_type`.
+    pub fn application(error_type: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            kind: Kind::Application {
+                error_type: error_type.into(),
+                message: message.into(),
+                non_retryable: false,
+                details: Vec::new(),
+            },
+        }
+    }
+
+    /// The activity stopped because cancellation was requested.
+    pub fn cancelled() -> Self {
+        Self {
+            kind: Kind::Cancelled,
+        }
+    }
+
+    /// Temporal will not retry this failure, whatever the retry policy says.
+    pub fn non_retryable(mut self) -> Self {
+        if let Kind::Application { non_retryable, .. } = &mut self.kind {
+            *non_retryable = true;
+        }
+        self
+    }
+
+    /// Attaches a detail value the workflow can read; values that do not encode as JSON
+    /// are dropped with a warning.
+    pub fn with_detail<T: Serialize + ?Sized>(mut self, detail: &T) -> Self {
+        if let Kind::Application { details, .. } = &mut self.kind {
+            match to_payload(detail) {
+                Ok(payload) => details.push(payload),
+                Err(error) => tracing::warn!(%error, "activity error detail does not encode as JSON; dropped"),
+            }
+        }
+        self
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.kind, Kind::Cancelled)
+    }
+
+    pub(crate) fn into_failure(self) -> Failure {
+        match self.kind {
+            Kind::Application {
+                error_type,
+                message,
+                non_retryable,
+                details,
+            } => Failure {
+                message,
+                source: FAILURE_SOURCE.into(),
+                failure_info: Some(FailureInfo::ApplicationFailureInfo(ApplicationFailureInfo {
+                    r#type: error_type,
+                    non_retryable,
+                    details: (!details.is_empty()).then_some(Payloads { payloads: details }),
+                    ..Default::default()
+                })),
+                ..Default::default()
+            },
+            Kind::Cancelled => Failure {
+                message: "activity cancelled".into(),
+                source: FAILURE_SOURCE.into(),
+                failure_info: Some(FailureInfo::CanceledFailureInfo(
+                    CanceledFailureInfo::default(),
+                )),
+                ..Default::default()
+            },
+        }
+    }
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for ActivityError {
+    fn from(error: E) -> Self {
+        let type_name = std::any::type_name::<E>();
+        let short = type_name.rsplit("::").next().unwrap_or(type_name);
+        let mut message = error.to_string();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        Self::application(short, message)
+    }
+}
+
+impl fmt::Debug for ActivityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for ActivityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::Application {
+                error_type,
+                message,
+                non_retryable,
+                ..
+            } => {
+                write!(f, "{error_type}: {message}")?;
+                if *non_retryable {
+                    f.write_str(" (non-retryable)")?;
+                }
+                Ok(())
+            }
+            Kind::Cancelled => f.write_str("activity cancelled"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn std_errors_become_retryable_failures_named_by_type() {
+        let io = std::io::Error::other("disk on fire");
+        let failure = ActivityError::from(io).into_failure();
+        assert_eq!(failure.message, "disk on fire");
+        match failure.failure_info {
+            Some(FailureInfo::ApplicationFailureInfo(info)) => {
+                assert_eq!(info.r#type, "Error");
+                assert!(!info.non_retryable);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn non_retryable_with_details() {
+        let failure = ActivityError::application("InvalidInput", "no name")
+            .non_retryable()
+            .with_detail(&42)
+            .into_failure();
+        match failure.failure_info {
+            Some(FailureInfo::ApplicationFailureInfo(info)) => {
+                assert!(info.non_retryable);
+                assert_eq!(info.details.unwrap().payloads[0].data, b"42");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

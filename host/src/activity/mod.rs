@@ -1,0 +1,15 @@
+//! Native activities: how they are declared, registered, given context and run.
+//!
+//! Sync activities run on the worker's [`ActivityThreadPool`]; async ones run on tokio.
+//! Both see an [`ActivityContext`] and report failures as [`ActivityError`]s, which reach
+//! the calling workflow as Temporal application failures.
+
+mod context;
+mod error;
+mod pool;
+mod registry;
+
+pub use context::{ActivityContext, ActivityInfo};
+pub use error::ActivityError;
+pub use pool::{ActivityThreadPool, PoolClosed};
+pub use registry::{ActivityOutcome, ActivityRegistry};

@@ -1,0 +1,83 @@
+//! Payloads, durations and timestamps between core's protos and the WIT records.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use temporalio_common::protos::temporal::api::common::v1::Payload;
+
+use crate::sandbox::bindings::types as wit;
+
+pub fn payload_to_wit(payload: &Payload) -> wit::Payload {
+    let mut metadata: Vec<(String, Vec<u8>)> = payload
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    // The proto map has no order; sort so the guest sees the same bytes on every replay.
+    metadata.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    wit::Payload {
+        metadata,
+        data: payload.data.clone(),
+    }
+}
+
+pub fn payload_from_wit(payload: wit::Payload) -> Payload {
+    Payload {
+        metadata: payload.metadata.into_iter().collect(),
+        data: payload.data,
+        ..Default::default()
+    }
+}
+
+pub fn duration_from_wit(duration: wit::Duration) -> prost_wkt_types::Duration {
+    prost_wkt_types::Duration {
+        seconds: i64::try_from(duration.seconds).unwrap_or(i64::MAX),
+        nanos: i32::try_from(duration.nanos.min(999_999_999)).unwrap_or(0),
+    }
+}
+
+/// Converts a proto timestamp; times before the epoch (never produced by Temporal) clamp
+/// to the epoch.
+pub fn timestamp_to_wit(timestamp: Option<&prost_wkt_types::Timestamp>) -> wit::Timestamp {
+    let Some(ts) = timestamp else {
+        return wit::Timestamp {
+            seconds: 0,
+            nanos: 0,
+        };
+    };
+    wit::Timestamp {
+        seconds: u64::try_from(ts.seconds).unwrap_or(0),
+        nanos: u32::try_from(ts.nanos).unwrap_or(0),
+    }
+}
+
+pub fn timestamp_to_system_time(ts: &wit::Timestamp) -> SystemTime {
+    UNIX_EPOCH + Duration::new(ts.seconds, ts.nanos.min(999_999_999))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_is_sorted_for_replay_stability() {
+        let payload = Payload {
+            metadata: [("b".to_string(), vec![2]), ("a".to_string(), vec![1])]
+                .into_iter()
+                .collect(),
+            data: b"1".to_vec(),
+            ..Default::default()
+        };
+        let wit = payload_to_wit(&payload);
+        assert_eq!(wit.metadata[0].0, "a");
+        assert_eq!(payload_from_wit(wit), payload);
+    }
+
+    #[test]
+    fn negative_timestamps_clamp_to_epoch() {
+        let ts = prost_wkt_types::Timestamp {
+            seconds: -5,
+            nanos: 0,
+        };
+        assert_eq!(timestamp_to_wit(Some(&ts)).seconds, 0);
+    }
+}

@@ -1,0 +1,85 @@
+//! Building a workflow crate into a component, for development tools and examples.
+//!
+//! Production workers load prebuilt `.wasm` files; during development it is handier
+//! when `cargo run` of a worker builds its workflows first. Cargo answers quickly when
+//! nothing changed, so calling this on every start is cheap.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The target workflow components are built for.
+pub const GUEST_TARGET: &str = "wasm32-wasip2";
+
+/// Why a workflow crate could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GuestBuildError {
+    #[error("could not run cargo ({0}); is the Rust toolchain on PATH?")]
+    Spawn(#[source] std::io::Error),
+    #[error(
+        "building {package} for {GUEST_TARGET} failed (see cargo's output above); if the \
+         target is missing, run `rustup target add {GUEST_TARGET}` or `cargo xtask setup`"
+    )]
+    Failed { package: String },
+    #[error("cargo built {package} but reported no .wasm file; is it a `cdylib` crate?")]
+    NoArtifact { package: String },
+}
+
+/// Builds `package` (a workflow crate of the workspace around `dir`) in release mode for
+/// `wasm32-wasip2` and returns the path of the component.
+///
+/// Cargo's diagnostics go to this process's stderr.
+pub fn build_workflow_crate(dir: &Path, package: &str) -> Result<PathBuf, GuestBuildError> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .current_dir(dir)
+        .args(["build", "--release", "--target", GUEST_TARGET, "--package", package])
+        .args(["--message-format", "json-render-diagnostics"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(GuestBuildError::Spawn)?;
+    if !output.status.success() {
+        return Err(GuestBuildError::Failed {
+            package: package.to_owned(),
+        });
+    }
+    wasm_artifact(&output.stdout).ok_or_else(|| GuestBuildError::NoArtifact {
+        package: package.to_owned(),
+    })
+}
+
+/// Finds the last `.wasm` file in cargo's JSON messages.
+fn wasm_artifact(messages: &[u8]) -> Option<PathBuf> {
+    String::from_utf8_lossy(messages)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact")
+        .flat_map(|message| {
+            message["filenames"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|name| name.as_str().map(PathBuf::from))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
+        .last()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_wasm_artifact_in_cargo_messages() {
+        let messages = br#"{"reason":"compiler-artifact","filenames":["/t/libserde.rlib"]}
+{"reason":"compiler-message","message":{}}
+{"reason":"compiler-artifact","filenames":["/t/greeting_workflows.wasm"]}
+{"reason":"build-finished","success":true}"#;
+        assert_eq!(
+            wasm_artifact(messages),
+            Some(PathBuf::from("/t/greeting_workflows.wasm"))
+        );
+        assert_eq!(wasm_artifact(b"not json"), None);
+    }
+}

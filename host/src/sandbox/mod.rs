@@ -1,0 +1,117 @@
+//! The deterministic wasmtime sandbox workflow components run in.
+//!
+//! Core concepts, from longest-lived to shortest:
+//!
+//! - [`Sandbox`]: one per worker. Owns the wasmtime `Engine` (compiled code, the epoch
+//!   that enforces deadlines) and the `Linker` with deterministic WASI and the host
+//!   interface. Cheap to clone (an `Arc`); shared by every module and run.
+//! - [`WorkflowModule`]: one per loaded `.wasm` file version, identified by the SHA-256
+//!   digest of its bytes. Holds the compiled component and an `InstancePre` (imports
+//!   resolved once), so starting a run is only an instantiation.
+//! - [`WorkflowInstance`]: one per workflow run, with its own `Store` and linear memory.
+//!   It lives in the worker's cache between activations and is dropped on eviction. A
+//!   trap, a deadline overrun or a memory cap hit ends only that instance.
+
+mod engine;
+mod instance;
+mod module;
+pub mod wasi;
+
+pub mod bindings;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::Engine;
+use wasmtime::component::Linker;
+
+pub use instance::{ActivationError, RunIdentity, WorkflowInstance};
+pub use module::{ModuleError, WorkflowModule};
+
+use engine::{EpochTicker, build_engine};
+use instance::RunState;
+
+/// Per-instance limits. Each is enforced by wasmtime, so a hostile guest cannot exceed
+/// it; a guest that hits one fails its workflow task, never the worker.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct SandboxLimits {
+    /// Longest an activation may run without returning (deadlock detection). Default 2 s,
+    /// like the Python SDK's. Checked at the guest's loop headers and calls to within
+    /// 10 ms.
+    pub activation_deadline: Duration,
+    /// Most linear memory one instance may grow to. Default 64 MiB.
+    pub max_memory_bytes: usize,
+    /// Most native stack the guest's wasm may use. Default 512 KiB; deeper recursion
+    /// traps as a stack overflow.
+    pub max_wasm_stack: usize,
+    /// Most stdout (and, separately, stderr) kept per activation; the rest is dropped.
+    /// Default 64 KiB.
+    pub max_output_bytes: usize,
+}
+
+impl Default for SandboxLimits {
+    fn default() -> Self {
+        Self {
+            activation_deadline: Duration::from_secs(2),
+            max_memory_bytes: 64 << 20,
+            max_wasm_stack: 512 << 10,
+            max_output_bytes: 64 << 10,
+        }
+    }
+}
+
+/// The engine and linker every module and run of a worker share.
+#[derive(Clone)]
+pub struct Sandbox {
+    inner: Arc<SandboxInner>,
+}
+
+struct SandboxInner {
+    engine: Engine,
+    linker: Linker<RunState>,
+    limits: SandboxLimits,
+    _ticker: EpochTicker,
+}
+
+impl Sandbox {
+    pub fn new(limits: SandboxLimits) -> anyhow::Result<Self> {
+        let engine = build_engine(&limits)?;
+        let mut linker = Linker::new(&engine);
+        wasi::add_to_linker(&mut linker)?;
+        bindings::Workflows::add_to_linker::<RunState, wasmtime::component::HasSelf<RunState>>(
+            &mut linker,
+            |state| state,
+        )?;
+        let ticker = EpochTicker::start(&engine)?;
+        Ok(Self {
+            inner: Arc::new(SandboxInner {
+                engine,
+                linker,
+                limits,
+                _ticker: ticker,
+            }),
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    pub(crate) fn linker(&self) -> &Linker<RunState> {
+        &self.inner.linker
+    }
+
+    pub fn limits(&self) -> &SandboxLimits {
+        &self.inner.limits
+    }
+}
+
+// The worker hands sandboxes, modules and instances across threads; keep that possible.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    const fn assert_send<T: Send>() {}
+    assert_send_sync::<Sandbox>();
+    assert_send_sync::<WorkflowModule>();
+    assert_send::<WorkflowInstance>();
+};

@@ -1,0 +1,160 @@
+//! The activity half of a worker: activity tasks in, native functions run, results out.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use temporalio_common::protos::coresdk::activity_result::ActivityExecutionResult;
+use temporalio_common::protos::coresdk::activity_task::{ActivityTask, Start, activity_task};
+use temporalio_common::protos::coresdk::{ActivityHeartbeat, ActivityTaskCompletion};
+use temporalio_common::protos::temporal::api::failure::v1::{
+    ApplicationFailureInfo, Failure, failure::FailureInfo,
+};
+use temporalio_sdk_core::{PollError, Worker as CoreWorker};
+use tokio::task::JoinSet;
+
+use crate::activity::{
+    ActivityContext, ActivityInfo, ActivityOutcome, ActivityRegistry, ActivityThreadPool,
+};
+use crate::bridge::failure::FAILURE_SOURCE;
+
+/// Runs registered activities for the tasks core hands out.
+pub(crate) struct ActivityRunner {
+    registry: ActivityRegistry,
+    pool: ActivityThreadPool,
+    task_queue: String,
+    running: Mutex<HashMap<Vec<u8>, ActivityContext>>,
+}
+
+impl ActivityRunner {
+    pub fn new(registry: ActivityRegistry, pool: ActivityThreadPool, task_queue: String) -> Self {
+        Self {
+            registry,
+            pool,
+            task_queue,
+            running: Mutex::default(),
+        }
+    }
+
+    /// Polls activity tasks until core shuts down, then waits for running activities so
+    /// that every one that finishes is reported.
+    pub async fn run(self: Arc<Self>, core: Arc<CoreWorker>) -> Result<(), PollError> {
+        let mut in_flight = JoinSet::new();
+        let result = loop {
+            let task = match core.poll_activity_task().await {
+                Ok(task) => task,
+                Err(PollError::ShutDown) => break Ok(()),
+                Err(error) => break Err(error),
+            };
+            let ActivityTask {
+                task_token,
+                variant,
+            } = task;
+            match variant {
+                Some(activity_task::Variant::Start(start)) => {
+                    let (runner, core) = (self.clone(), core.clone());
+                    in_flight.spawn(async move { runner.start(core, task_token, start).await });
+                }
+                Some(activity_task::Variant::Cancel(cancel)) => {
+                    let ctx = self.lock_running().get(&task_token).cloned();
+                    match ctx {
+                        Some(ctx) => {
+                            tracing::info!(activity_type = %ctx.info().activity_type, reason = ?cancel.reason(), "activity cancellation requested");
+                            ctx.request_cancel();
+                        }
+                        None => tracing::debug!("cancel for an activity that already finished"),
+                    }
+                }
+                None => tracing::warn!("activity task without a variant; ignored"),
+            }
+            while in_flight.try_join_next().is_some() {}
+        };
+        while in_flight.join_next().await.is_some() {}
+        self.pool.close();
+        result
+    }
+
+    async fn start(&self, core: Arc<CoreWorker>, task_token: Vec<u8>, start: Start) {
+        let info = activity_info(&start, &self.task_queue);
+        let heartbeat_core = core.clone();
+        let heartbeat_token = task_token.clone();
+        let ctx = ActivityContext::new(
+            info.clone(),
+            Arc::new(move |details| {
+                heartbeat_core.record_activity_heartbeat(ActivityHeartbeat {
+                    task_token: heartbeat_token.clone(),
+                    details,
+                })
+            }),
+        );
+        self.lock_running().insert(task_token.clone(), ctx.clone());
+        let outcome = self
+            .registry
+            .execute(&self.pool, &info.activity_type, ctx, start.input)
+            .await;
+        self.lock_running().remove(&task_token);
+        let result = match outcome {
+            Some(ActivityOutcome::Completed(payload)) => ActivityExecutionResult::ok(payload),
+            Some(ActivityOutcome::Failed(failure)) => {
+                tracing::warn!(activity_type = %info.activity_type, attempt = info.attempt, message = %failure.message, "activity failed");
+                ActivityExecutionResult::fail(failure)
+            }
+            Some(ActivityOutcome::Cancelled(failure)) => ActivityExecutionResult::cancel(failure),
+            None => {
+                let failure = self.not_registered(&info.activity_type);
+                tracing::error!(message = %failure.message, "activity task for an unregistered type");
+                ActivityExecutionResult::fail(failure)
+            }
+        };
+        let completion = ActivityTaskCompletion {
+            task_token,
+            result: Some(result),
+        };
+        if let Err(error) = core.complete_activity_task(completion).await {
+            tracing::error!(activity_type = %info.activity_type, %error, "could not report an activity result");
+        }
+    }
+
+    /// The failure every Temporal SDK reports for an activity type the worker lacks:
+    /// retryable, so deploying a worker that has it lets the workflow carry on.
+    fn not_registered(&self, activity_type: &str) -> Failure {
+        let known: Vec<&str> = self.registry.names().collect();
+        Failure {
+            message: format!(
+                "activity type {activity_type:?} is not registered on this worker (task queue \
+                 {:?}); it has {known:?}. Register it, or schedule it on a task queue whose \
+                 workers have it",
+                self.task_queue
+            ),
+            source: FAILURE_SOURCE.into(),
+            failure_info: Some(FailureInfo::ApplicationFailureInfo(ApplicationFailureInfo {
+                r#type: "NotFoundError".into(),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }
+    }
+
+    fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, ActivityContext>> {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn activity_info(start: &Start, task_queue: &str) -> ActivityInfo {
+    let execution = start.workflow_execution.clone().unwrap_or_default();
+    let mut info = ActivityInfo::default();
+    info.activity_id.clone_from(&start.activity_id);
+    info.activity_type.clone_from(&start.activity_type);
+    info.workflow_id = execution.workflow_id;
+    info.workflow_run_id = execution.run_id;
+    info.workflow_type.clone_from(&start.workflow_type);
+    info.namespace.clone_from(&start.workflow_namespace);
+    info.task_queue = task_queue.to_owned();
+    info.attempt = start.attempt;
+    info.start_to_close_timeout = start
+        .start_to_close_timeout
+        .and_then(|d| std::time::Duration::try_from(d).ok());
+    info.heartbeat_timeout = start
+        .heartbeat_timeout
+        .and_then(|d| std::time::Duration::try_from(d).ok());
+    info
+}

@@ -1,0 +1,251 @@
+//! The workflow half of a worker: activations in, one sandboxed instance per run,
+//! completions out.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use temporalio_common::protos::coresdk::workflow_activation::{
+    WorkflowActivation, remove_from_cache::EvictionReason, workflow_activation_job::Variant,
+};
+use temporalio_common::protos::coresdk::workflow_completion::WorkflowActivationCompletion;
+use temporalio_common::protos::temporal::api::enums::v1::WorkflowTaskFailedCause;
+use temporalio_common::protos::temporal::api::failure::v1::Failure;
+use temporalio_sdk_core::{PollError, Worker as CoreWorker};
+use tokio::task::JoinSet;
+
+use crate::bridge::activation::{RouteError, RoutedActivation, route_activation};
+use crate::bridge::commands::commands_from_wit;
+use crate::bridge::failure::FAILURE_SOURCE;
+use crate::sandbox::{ActivationError, RunIdentity, Sandbox, WorkflowInstance, WorkflowModule};
+
+/// Why a workflow task failed on this worker. The task is reported failed to Temporal,
+/// which retries it (on this or another worker); nothing else is affected.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorkflowTaskError {
+    #[error(
+        "workflow type {workflow_type:?} is not registered on this worker (task queue \
+         {task_queue:?}); it serves {known:?}. Load a module that defines it, or start the \
+         workflow on a task queue whose workers do"
+    )]
+    UnknownWorkflowType {
+        workflow_type: String,
+        task_queue: String,
+        known: Vec<String>,
+    },
+    #[error(
+        "run {run_id} has no cached instance and this activation does not start it; core \
+         should have replayed it from the start (a bug, please report it)"
+    )]
+    MissingInstance { run_id: String },
+    #[error(transparent)]
+    Route(#[from] RouteError),
+    #[error(transparent)]
+    Activation(#[from] ActivationError),
+    #[error("the sandbox thread running run {run_id} stopped unexpectedly: {message}")]
+    Crashed { run_id: String, message: String },
+}
+
+type CachedRun = Arc<Mutex<WorkflowInstance>>;
+
+/// Something that wants to know why runs were evicted (the replayer does).
+pub(crate) type EvictionObserver = Arc<dyn Fn(&str, EvictionReason, &str) + Send + Sync>;
+
+/// Owns the loaded modules and the cache of live instances.
+pub(crate) struct WorkflowRunner {
+    sandbox: Sandbox,
+    modules: BTreeMap<String, WorkflowModule>,
+    runs: Mutex<HashMap<String, CachedRun>>,
+    task_queue: String,
+    namespace: String,
+    eviction_observer: Option<EvictionObserver>,
+}
+
+impl WorkflowRunner {
+    pub fn new(
+        sandbox: Sandbox,
+        modules: BTreeMap<String, WorkflowModule>,
+        task_queue: String,
+        namespace: String,
+    ) -> Self {
+        Self {
+            sandbox,
+            modules,
+            runs: Mutex::default(),
+            task_queue,
+            namespace,
+            eviction_observer: None,
+        }
+    }
+
+    pub fn observe_evictions(mut self, observer: EvictionObserver) -> Self {
+        self.eviction_observer = Some(observer);
+        self
+    }
+
+    pub fn workflow_types(&self) -> impl Iterator<Item = &str> {
+        self.modules.keys().map(String::as_str)
+    }
+
+    /// Instances currently cached, one per run.
+    pub fn cached_runs(&self) -> usize {
+        self.lock_runs().len()
+    }
+
+    /// Polls activations until core shuts down, handling each on its own task so one
+    /// slow run never delays another.
+    ///
+    /// Every activation is answered exactly once, as core requires; a failed answer is
+    /// logged, since core then evicts the run and Temporal retries its task.
+    pub async fn run(self: Arc<Self>, core: Arc<CoreWorker>) -> Result<(), PollError> {
+        let mut in_flight = JoinSet::new();
+        let result = loop {
+            let activation = match core.poll_workflow_activation().await {
+                Ok(activation) => activation,
+                Err(PollError::ShutDown) => break Ok(()),
+                Err(error) => break Err(error),
+            };
+            let (runner, core) = (self.clone(), core.clone());
+            in_flight.spawn(async move {
+                let run_id = activation.run_id.clone();
+                let completion = runner.process(activation).await;
+                if let Err(error) = core.complete_workflow_activation(completion).await {
+                    tracing::error!(run_id, %error, "core rejected a workflow activation completion");
+                }
+            });
+            while in_flight.try_join_next().is_some() {}
+        };
+        while in_flight.join_next().await.is_some() {}
+        result
+    }
+
+    /// Turns one activation into its completion.
+    pub async fn process(self: &Arc<Self>, activation: WorkflowActivation) -> WorkflowActivationCompletion {
+        let run_id = activation.run_id.clone();
+        self.notify_evictions(&activation);
+        let routed = match route_activation(activation, &self.task_queue, &self.namespace) {
+            Ok(routed) => routed,
+            Err(error) => return self.fail(&run_id, error.into()),
+        };
+        if !routed.dropped.is_empty() {
+            tracing::warn!(
+                run_id,
+                jobs = ?routed.dropped,
+                "dropped jobs this workflow contract has no handlers for"
+            );
+        }
+        if routed.evict {
+            self.lock_runs().remove(&run_id);
+            return WorkflowActivationCompletion::empty(run_id);
+        }
+        let mut commands = Vec::new();
+        if routed.guest.is_some() {
+            let runner = self.clone();
+            let task_queue = self.task_queue.clone();
+            let outcome = tokio::task::spawn_blocking(move || runner.activate_guest(routed))
+                .await
+                .map_err(|join_error| WorkflowTaskError::Crashed {
+                    run_id: run_id.clone(),
+                    message: join_error.to_string(),
+                })
+                .and_then(|result| result);
+            match outcome {
+                Ok((guest_commands, host_commands)) => {
+                    commands.extend(commands_from_wit(guest_commands, &task_queue));
+                    commands.extend(host_commands);
+                }
+                Err(error) => {
+                    self.lock_runs().remove(&run_id);
+                    return self.fail(&run_id, error);
+                }
+            }
+        } else {
+            commands.extend(routed.host_commands);
+        }
+        WorkflowActivationCompletion::from_cmds(run_id, commands)
+    }
+
+    /// Runs the guest side of an activation on a blocking thread.
+    fn activate_guest(
+        &self,
+        routed: RoutedActivation,
+    ) -> Result<
+        (
+            Vec<crate::sandbox::bindings::guest::Command>,
+            Vec<temporalio_common::protos::coresdk::workflow_commands::workflow_command::Variant>,
+        ),
+        WorkflowTaskError,
+    > {
+        let RoutedActivation {
+            run_id,
+            guest,
+            initialize,
+            host_commands,
+            ..
+        } = routed;
+        let Some(guest) = guest else {
+            return Ok((Vec::new(), host_commands));
+        };
+        let run = match initialize {
+            Some(init) => {
+                let module = self.modules.get(&init.workflow_type).ok_or_else(|| {
+                    WorkflowTaskError::UnknownWorkflowType {
+                        workflow_type: init.workflow_type.clone(),
+                        task_queue: self.task_queue.clone(),
+                        known: self.modules.keys().cloned().collect(),
+                    }
+                })?;
+                let instance = WorkflowInstance::new(
+                    &self.sandbox,
+                    module,
+                    RunIdentity {
+                        workflow_type: init.workflow_type.clone(),
+                        run_id: run_id.clone(),
+                        randomness_seed: init.randomness_seed,
+                    },
+                )?;
+                let run = Arc::new(Mutex::new(instance));
+                self.lock_runs().insert(run_id.clone(), run.clone());
+                run
+            }
+            None => self
+                .lock_runs()
+                .get(&run_id)
+                .cloned()
+                .ok_or_else(|| WorkflowTaskError::MissingInstance {
+                    run_id: run_id.clone(),
+                })?,
+        };
+        let mut instance = run.lock().unwrap_or_else(PoisonError::into_inner);
+        let commands = instance.activate(guest)?;
+        Ok((commands, host_commands))
+    }
+
+    fn fail(&self, run_id: &str, error: WorkflowTaskError) -> WorkflowActivationCompletion {
+        tracing::error!(run_id, error = %error, "workflow task failed");
+        WorkflowActivationCompletion::fail(
+            run_id,
+            Failure {
+                message: error.to_string(),
+                source: FAILURE_SOURCE.into(),
+                ..Default::default()
+            },
+            Some(WorkflowTaskFailedCause::WorkflowWorkerUnhandledFailure),
+        )
+    }
+
+    fn notify_evictions(&self, activation: &WorkflowActivation) {
+        let Some(observer) = &self.eviction_observer else {
+            return;
+        };
+        for job in &activation.jobs {
+            if let Some(Variant::RemoveFromCache(remove)) = &job.variant {
+                observer(&activation.run_id, remove.reason(), &remove.message);
+            }
+        }
+    }
+
+    fn lock_runs(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedRun>> {
+        self.runs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

@@ -1,0 +1,73 @@
+//! `cargo xtask demo`: the greeting example end to end, as a new user would run it.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::background::Background;
+use crate::cmd::{self, Waited};
+use crate::ctx::Ctx;
+use crate::dev_server;
+use crate::error::{Error, Result};
+use crate::setup::{self, Need};
+use crate::wasm;
+
+/// The starter normally finishes in a second or two; this bounds a stuck run
+/// (say, a worker that polls but never completes the workflow).
+const STARTER_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Builds the example, makes sure a dev server runs, starts the worker, runs the
+/// starter (its stdout is the demo's output), then stops what it started.
+pub fn run(ctx: &mut Ctx) -> Result<()> {
+    setup::run(ctx, &[Need::WasmTarget, Need::Protoc, Need::TemporalCli])?;
+    ctx.cargo()
+        .args(["build", "-p", "greeting", "--bins"])
+        .run()?;
+    wasm::build_components(ctx, &[wasm::GREETING])?;
+
+    // Declared before the worker so that it is dropped (stopped) after it.
+    let _server = dev_server::ensure_running(ctx)?;
+
+    let bin = ctx.target_dir().join("debug");
+    let mut worker_cmd = ctx.cmd(bin.join("worker"));
+    worker_cmd.env("TEMPORAL_ADDRESS", dev_server::ADDRESS);
+    let worker_log = ctx.log_dir()?.join("worker.log");
+    let mut worker = Background::spawn("worker", worker_cmd, &worker_log)?;
+
+    let mut starter = ctx.cmd(bin.join("starter"));
+    starter.env("TEMPORAL_ADDRESS", dev_server::ADDRESS);
+    starter.command_mut().stdin(Stdio::null());
+    println!("$ {}", starter.shown());
+    let mut child = starter.spawn()?;
+    let deadline = Instant::now() + STARTER_TIMEOUT;
+    loop {
+        if let Some(status) = worker.exit_status()? {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(worker.died(status).context("the demo failed"));
+        }
+        match cmd::wait(
+            &mut child,
+            Some(Instant::now() + Duration::from_millis(200)),
+        )? {
+            Waited::Exited(status) if status.success() => break,
+            Waited::Exited(status) => {
+                return Err(Error::msg(format!(
+                    "the starter failed ({status}); the worker's side: {}",
+                    worker.log_tail()
+                )));
+            }
+            Waited::TimedOut if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::msg(format!(
+                    "the starter did not finish within {}s; the worker's side: {}",
+                    STARTER_TIMEOUT.as_secs(),
+                    worker.log_tail()
+                )));
+            }
+            Waited::TimedOut => {}
+        }
+    }
+    worker.stop();
+    Ok(())
+}

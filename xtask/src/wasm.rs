@@ -1,0 +1,73 @@
+//! The crates that build for `wasm32-wasip2`, in one place.
+//!
+//! Add a new example's workflow crate to [`COMPONENTS`]: `cargo xtask test` then
+//! builds it before the tests (which load the `.wasm`), native builds and clippy
+//! leave it out, and `cargo xtask lint` runs clippy on it for wasm.
+
+use crate::ctx::Ctx;
+use crate::error::Result;
+
+pub const TARGET: &str = "wasm32-wasip2";
+
+/// A workspace crate, by package name and directory (relative to the root).
+#[derive(Clone, Copy, Debug)]
+pub struct Crate {
+    pub package: &'static str,
+    pub dir: &'static str,
+}
+
+/// Workflow components: wasm-only crates (`cdylib`s built against the guest SDK).
+/// They are excluded from native `--workspace` builds, which would otherwise try
+/// to link them for the host.
+pub const COMPONENTS: &[Crate] = &[GREETING];
+
+/// The greeting example's workflow, which `cargo xtask demo` runs.
+pub const GREETING: Crate = Crate {
+    package: "greeting-workflows",
+    dir: "examples/greeting/workflows",
+};
+
+/// Crates that build natively *and* for wasm: clippy checks them for wasm too,
+/// because their `cfg(target_arch = "wasm32")` code is invisible to a native run.
+pub const ALSO_WASM: &[Crate] = &[Crate {
+    package: "sandglass",
+    dir: "guest-sdk",
+}];
+
+/// The crates of `list` that exist in this checkout. Lint uses this so that it
+/// works while an example is still being written; test and demo do not, because
+/// they need every component.
+pub fn present(ctx: &Ctx, list: &[Crate]) -> Vec<Crate> {
+    list.iter()
+        .copied()
+        .filter(|krate| {
+            let exists = ctx.root().join(krate.dir).join("Cargo.toml").is_file();
+            if !exists {
+                println!(
+                    "note: skipping `{}`: {}/Cargo.toml does not exist",
+                    krate.package, krate.dir
+                );
+            }
+            exists
+        })
+        .collect()
+}
+
+/// `cargo build --target wasm32-wasip2 --release -p <each component>`, in one
+/// cargo invocation so that shared dependencies (guest SDK, wit-bindgen) build once.
+pub fn build_components(ctx: &Ctx, components: &[Crate]) -> Result<()> {
+    let mut cargo = ctx.cargo();
+    cargo.args(["build", "--target", TARGET, "--release"]);
+    for component in components {
+        cargo.args(["-p", component.package]);
+    }
+    cargo.run()
+}
+
+/// `--exclude <component>` for each component, for `cargo ... --workspace`.
+pub fn exclude_args(components: &[Crate]) -> Vec<&'static str> {
+    components
+        .iter()
+        .flat_map(|component| ["--exclude", component.package])
+        .collect()
+}
