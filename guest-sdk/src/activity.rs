@@ -156,12 +156,22 @@ pub(crate) fn schedule<O: DeserializeOwned>(
     let arguments = match arguments {
         Ok(arguments) => arguments,
         Err(error) => {
-            return rejected(ActivityError::local(
+            // A bug in the workflow's types, not the activity's failure: fail the task
+            // (like a result that does not decode), so fixed code can go on.
+            shared.state.borrow_mut().fail_task(
                 "PayloadEncodeError",
                 format!(
-                    "activity {activity_type:?} was not scheduled: its input does not encode as JSON: {error}"
+                    "workflow {:?}: the input of activity {activity_type:?} does not encode \
+                     as JSON: {error}",
+                    shared.info.workflow_type
                 ),
-            ));
+            );
+            return ActivityFuture {
+                shared: shared.clone(),
+                activity_type,
+                state: FutureState::Done,
+                output: PhantomData,
+            };
         }
     };
     let seq = {
@@ -199,11 +209,12 @@ pub(crate) struct ActivityFuture<O> {
 }
 
 enum FutureState {
-    /// Not scheduled; the error is handed out on the first poll.
+    /// Not scheduled because of its options; the error is handed out on the first poll.
     Rejected(Option<ActivityError>),
     /// Scheduled with this seq; waiting for the host to resolve it.
     Scheduled(u32),
-    /// The result has been handed out, or could not be decoded.
+    /// The result has been handed out, or the task is failing (an input that did not
+    /// encode, a result that did not decode): pending forever.
     Done,
 }
 
@@ -260,10 +271,10 @@ impl<O: DeserializeOwned> Future for ActivityFuture<O> {
 
 impl<O> Drop for ActivityFuture<O> {
     fn drop(&mut self) {
-        if let FutureState::Scheduled(seq) = self.state {
-            if let Ok(mut state) = self.shared.state.try_borrow_mut() {
-                state.activities.abandon(seq);
-            }
+        if let FutureState::Scheduled(seq) = self.state
+            && let Ok(mut state) = self.shared.state.try_borrow_mut()
+        {
+            state.activities.abandon(seq);
         }
     }
 }

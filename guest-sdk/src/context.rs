@@ -118,13 +118,12 @@ impl WorkflowContext {
     ///
     /// The `schedule-activity` command is issued by this call, not by the first poll, so
     /// activities started one after another run concurrently however their futures are
-    /// awaited. Options without a start-to-close or schedule-to-close timeout (or an input
-    /// that does not encode as JSON) schedule nothing: the future resolves at once with an
-    /// [`ActivityError`] saying why.
+    /// awaited. Options without a start-to-close or schedule-to-close timeout schedule
+    /// nothing: the future resolves at once with an [`ActivityError`] saying so.
     ///
-    /// A result that does not decode as `O` does not fail the workflow: it fails the
-    /// workflow task with a message naming the workflow type and activity, and the future
-    /// never resolves.
+    /// An input that does not encode as JSON, or a result that does not decode as `O`,
+    /// does not fail the workflow: it fails the workflow task with a message naming the
+    /// workflow type and the activity, and the future never resolves.
     ///
     /// # Cancel safety
     ///

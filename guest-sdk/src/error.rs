@@ -194,8 +194,8 @@ impl ActivityError {
         Self { frames, cancelled }
     }
 
-    /// A failure found before the activity was scheduled (bad options, an input that does
-    /// not encode); it is non-retryable, since retrying cannot fix the workflow's code.
+    /// A failure found before the activity was scheduled (options Temporal would reject);
+    /// it is non-retryable, since retrying cannot fix the workflow's code.
     pub(crate) fn local(error_type: &str, message: String) -> Self {
         Self {
             frames: vec![application_frame(

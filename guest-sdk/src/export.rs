@@ -12,8 +12,25 @@ use crate::runtime::{Runtime, WorkflowEntry};
 
 /// Exports workflow types from a component: the one line a workflow crate needs.
 ///
-/// ```ignore
+/// ```
+/// # use std::rc::Rc;
+/// # use sandglass::{Workflow, WorkflowContext, WorkflowDefinition, WorkflowResult};
+/// # macro_rules! trivial {
+/// #     ($ty:ident, $name:literal) => {
+/// #         struct $ty;
+/// #         impl Workflow for $ty {
+/// #             type Input = ();
+/// #             type Output = ();
+/// #             const DEFINITION: WorkflowDefinition<(), ()> = WorkflowDefinition::new($name);
+/// #             fn init(_: &WorkflowContext, _: &()) -> Self { $ty }
+/// #             async fn run(self: Rc<Self>, _: WorkflowContext, _: ()) -> WorkflowResult<()> { Ok(()) }
+/// #         }
+/// #     };
+/// # }
+/// # trivial!(GreetingWorkflow, "GreetingWorkflow");
+/// # trivial!(OrderWorkflow, "OrderWorkflow");
 /// sandglass::export_workflows!(GreetingWorkflow, OrderWorkflow);
+/// # fn main() {}
 /// ```
 ///
 /// Invoke it once, at the root of a `cdylib` crate built for `wasm32-wasip2`. It

@@ -62,7 +62,7 @@
 //!   and `getrandom` are safe too; there is no file system, network or environment to
 //!   read. The executor polls tasks in a fixed order and never depends on timing.
 //! - **Two kinds of failure.** A [`WorkflowError`] returned by `run` fails the workflow.
-//!   A payload that does not decode, a result that does not encode, or a panic fails the
+//!   A payload that does not decode, a value that does not encode, or a panic fails the
 //!   workflow *task* instead: Temporal keeps the run open and retries the task, so the
 //!   fix is to deploy corrected code (the Temporal convention: only application errors
 //!   fail a workflow).

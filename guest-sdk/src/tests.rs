@@ -1,6 +1,7 @@
 //! Whole-run tests: workflows driven through the runtime by fake activations, the way the
 //! host drives them, with no wasm and no host imports involved.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -117,6 +118,12 @@ impl Workflow for Failing {
                     .unwrap_err();
                 Err(WorkflowError::application("Saw", error.message()))
             }
+            "unencodable input" => {
+                let odd: ActivityDefinition<HashMap<(u8, u8), u8>, u32> =
+                    ActivityDefinition::new("odd");
+                let input = HashMap::from([((1, 2), 3)]);
+                Ok(ctx.execute_activity(odd, input, thirty_seconds()).await?)
+            }
             _ => {
                 let count: ActivityDefinition<String, u32> = ActivityDefinition::new("count");
                 Ok(ctx.execute_activity(count, how, thirty_seconds()).await?)
@@ -219,7 +226,6 @@ fn scheduled(commands: &[Command]) -> Vec<(u32, String, Payload)> {
             }
             other => panic!("expected schedule-activity, got {other:?}"),
         })
-        .map(|(seq, name, argument)| (seq, name, argument))
         .collect()
 }
 
@@ -247,10 +253,10 @@ fn poll_into<F: Future>(
     out: &mut Option<F::Output>,
     cx: &mut Context<'_>,
 ) {
-    if out.is_none() {
-        if let Poll::Ready(value) = future.as_mut().poll(cx) {
-            *out = Some(value);
-        }
+    if out.is_none()
+        && let Poll::Ready(value) = future.as_mut().poll(cx)
+    {
+        *out = Some(value);
     }
 }
 
@@ -445,6 +451,25 @@ fn undecodable_activity_result_fails_the_task() {
     );
     assert!(
         matches!(&failure[0].info, FailureInfo::Application(a) if a.error_type == "PayloadDecodeError")
+    );
+}
+
+#[test]
+fn unencodable_activity_input_fails_the_task() {
+    let mut runtime = Runtime::new(WORKFLOWS);
+    let failure = runtime
+        .activate(activation(
+            0,
+            vec![initialize("Failing", &"unencodable input")],
+        ))
+        .unwrap_err();
+    let text = message(&failure);
+    assert!(
+        text.contains("\"Failing\"") && text.contains("\"odd\""),
+        "{text}"
+    );
+    assert!(
+        matches!(&failure[0].info, FailureInfo::Application(a) if a.error_type == "PayloadEncodeError")
     );
 }
 

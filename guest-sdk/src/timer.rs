@@ -55,10 +55,10 @@ impl Future for Sleep {
 
 impl Drop for Sleep {
     fn drop(&mut self) {
-        if let Some(seq) = self.seq {
-            if let Ok(mut state) = self.shared.state.try_borrow_mut() {
-                state.timers.abandon(seq);
-            }
+        if let Some(seq) = self.seq
+            && let Ok(mut state) = self.shared.state.try_borrow_mut()
+        {
+            state.timers.abandon(seq);
         }
     }
 }

@@ -32,6 +32,7 @@ pub mod payload;
 pub mod replay;
 pub mod sandbox;
 pub mod settings;
+pub mod testing;
 pub mod worker;
 
 pub use activity::{ActivityContext, ActivityError, ActivityInfo};

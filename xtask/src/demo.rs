@@ -27,13 +27,21 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
     // Declared before the worker so that it is dropped (stopped) after it.
     let _server = dev_server::ensure_running(ctx)?;
 
-    let bin = ctx.target_dir().join("debug");
-    let mut worker_cmd = ctx.cmd(bin.join("worker"));
+    let mut worker_cmd = ctx.cmd(ctx.target_dir().join("debug").join("worker"));
     worker_cmd.env("TEMPORAL_ADDRESS", dev_server::ADDRESS);
     let worker_log = ctx.log_dir()?.join("worker.log");
     let mut worker = Background::spawn("worker", worker_cmd, &worker_log)?;
 
-    let mut starter = ctx.cmd(bin.join("starter"));
+    run_starter(ctx, &mut worker)?;
+    worker.stop();
+    Ok(())
+}
+
+/// Runs `target/debug/starter` in the foreground (its stdout is the demo's
+/// output). Fails early, with the worker's log, if the worker dies first: the
+/// starter would otherwise wait for a result that never comes.
+fn run_starter(ctx: &Ctx, worker: &mut Background) -> Result<()> {
+    let mut starter = ctx.cmd(ctx.target_dir().join("debug").join("starter"));
     starter.env("TEMPORAL_ADDRESS", dev_server::ADDRESS);
     starter.command_mut().stdin(Stdio::null());
     println!("$ {}", starter.shown());
@@ -45,11 +53,9 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
             let _ = child.wait();
             return Err(worker.died(status).context("the demo failed"));
         }
-        match cmd::wait(
-            &mut child,
-            Some(Instant::now() + Duration::from_millis(200)),
-        )? {
-            Waited::Exited(status) if status.success() => break,
+        let check_worker_again = Instant::now() + Duration::from_millis(200);
+        match cmd::wait(&mut child, Some(check_worker_again))? {
+            Waited::Exited(status) if status.success() => return Ok(()),
             Waited::Exited(status) => {
                 return Err(Error::msg(format!(
                     "the starter failed ({status}); the worker's side: {}",
@@ -68,6 +74,4 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
             Waited::TimedOut => {}
         }
     }
-    worker.stop();
-    Ok(())
 }

@@ -41,6 +41,11 @@ fn cargo_test(ctx: &Ctx, extra: &[String]) -> Result<String> {
         cargo.arg("--workspace");
         cargo.args(wasm::exclude_args(&wasm::present(ctx, wasm::COMPONENTS)));
     }
+    if !cargo_flags(extra).any(|arg| arg == "--no-fail-fast") {
+        // Keep going after a failing test binary: one CI run (15 minutes of
+        // compiling before the first test) should report every failure.
+        cargo.arg("--no-fail-fast");
+    }
     cargo.args(extra);
     println!("$ {}", cargo.shown());
 
@@ -75,9 +80,14 @@ fn cargo_test(ctx: &Ctx, extra: &[String]) -> Result<String> {
 /// Whether the user picked packages (`-p`), in which case adding `--workspace`
 /// would override their choice.
 fn selects_packages(args: &[String]) -> bool {
+    cargo_flags(args).any(|arg| arg.starts_with("-p") || arg.starts_with("--package"))
+}
+
+/// The arguments meant for cargo itself: those before `--` (the rest go to libtest).
+fn cargo_flags(args: &[String]) -> impl Iterator<Item = &str> {
     args.iter()
+        .map(String::as_str)
         .take_while(|arg| *arg != "--")
-        .any(|arg| arg.starts_with("-p") || arg.starts_with("--package"))
 }
 
 /// libtest's "test result:" lines, summed over all test binaries.
@@ -115,9 +125,14 @@ impl Counts {
 
 impl std::fmt::Display for Counts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let binaries = if self.binaries == 1 {
+            "binary"
+        } else {
+            "binaries"
+        };
         write!(
             f,
-            "{} passed, {} failed, {} ignored in {} test binaries",
+            "{} passed, {} failed, {} ignored in {} test {binaries}",
             self.passed, self.failed, self.ignored, self.binaries
         )
     }

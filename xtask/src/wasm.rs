@@ -1,8 +1,9 @@
 //! The crates that build for `wasm32-wasip2`, in one place.
 //!
-//! Add a new example's workflow crate to [`COMPONENTS`]: `cargo xtask test` then
-//! builds it before the tests (which load the `.wasm`), native builds and clippy
-//! leave it out, and `cargo xtask lint` runs clippy on it for wasm.
+//! Add a new workflow crate (an example's, or a test fixture) to [`COMPONENTS`]:
+//! `cargo xtask test` then builds it before the tests that load its `.wasm`,
+//! native `--workspace` builds leave it out, and `cargo xtask lint` runs clippy on
+//! it for wasm.
 
 use crate::ctx::Ctx;
 use crate::error::Result;
@@ -19,7 +20,13 @@ pub struct Crate {
 /// Workflow components: wasm-only crates (`cdylib`s built against the guest SDK).
 /// They are excluded from native `--workspace` builds, which would otherwise try
 /// to link them for the host.
-pub const COMPONENTS: &[Crate] = &[GREETING];
+pub const COMPONENTS: &[Crate] = &[
+    GREETING,
+    Crate {
+        package: "sandglass-test-workflows",
+        dir: "tests/workflows",
+    },
+];
 
 /// The greeting example's workflow, which `cargo xtask demo` runs.
 pub const GREETING: Crate = Crate {
@@ -53,15 +60,20 @@ pub fn present(ctx: &Ctx, list: &[Crate]) -> Vec<Crate> {
         .collect()
 }
 
-/// `cargo build --target wasm32-wasip2 --release -p <each component>`, in one
-/// cargo invocation so that shared dependencies (guest SDK, wit-bindgen) build once.
+/// `cargo build --release --target wasm32-wasip2 --package <component>`, once per
+/// component, with exactly the arguments `sandglass_host::guest_build` uses when
+/// tests and the demo worker build a component on demand. Same arguments, same
+/// feature resolution, so those later builds find everything fresh. (One cargo
+/// call for all components would unify their dependencies' features and produce
+/// artifacts the per-crate builds cannot reuse.)
 pub fn build_components(ctx: &Ctx, components: &[Crate]) -> Result<()> {
-    let mut cargo = ctx.cargo();
-    cargo.args(["build", "--target", TARGET, "--release"]);
     for component in components {
-        cargo.args(["-p", component.package]);
+        ctx.cargo()
+            .args(["build", "--release", "--target", TARGET])
+            .args(["--package", component.package])
+            .run()?;
     }
-    cargo.run()
+    Ok(())
 }
 
 /// `--exclude <component>` for each component, for `cargo ... --workspace`.

@@ -57,12 +57,19 @@ impl ActivityThreadPool {
 
     /// Queues `job`; it runs as soon as a thread is free.
     pub fn execute(&self, job: impl FnOnce() + Send + 'static) -> Result<(), PoolClosed> {
-        {
-            let sender = self.sender.lock().unwrap_or_else(PoisonError::into_inner);
-            let sender = sender.as_ref().ok_or(PoolClosed)?;
-            sender.send(Box::new(job)).map_err(|_| PoolClosed)?;
-        }
+        // Count the job before sending it, so the thread that takes it never sees the
+        // count drop below zero.
         let queued = self.counters.queued.fetch_add(1, Ordering::AcqRel) + 1;
+        let sent = {
+            let sender = self.sender.lock().unwrap_or_else(PoisonError::into_inner);
+            sender
+                .as_ref()
+                .is_some_and(|sender| sender.send(Box::new(job)).is_ok())
+        };
+        if !sent {
+            self.counters.queued.fetch_sub(1, Ordering::AcqRel);
+            return Err(PoolClosed);
+        }
         if queued > self.counters.idle.load(Ordering::Acquire) {
             self.try_spawn_thread();
         }

@@ -1,6 +1,7 @@
 //! The activity half of a worker: activity tasks in, native functions run, results out.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use temporalio_common::protos::coresdk::activity_result::ActivityExecutionResult;
@@ -10,10 +11,12 @@ use temporalio_common::protos::temporal::api::failure::v1::{
     ApplicationFailureInfo, Failure, failure::FailureInfo,
 };
 use temporalio_sdk_core::{PollError, Worker as CoreWorker};
+use futures::FutureExt;
 use tokio::task::JoinSet;
 
 use crate::activity::{
-    ActivityContext, ActivityInfo, ActivityOutcome, ActivityRegistry, ActivityThreadPool,
+    ActivityContext, ActivityError, ActivityInfo, ActivityOutcome, ActivityRegistry,
+    ActivityThreadPool,
 };
 use crate::bridge::failure::FAILURE_SOURCE;
 
@@ -87,10 +90,22 @@ impl ActivityRunner {
             }),
         );
         self.lock_running().insert(task_token.clone(), ctx.clone());
-        let outcome = self
-            .registry
-            .execute(&self.pool, &info.activity_type, ctx, start.input)
-            .await;
+        // The registry already turns activity panics into failures; this guard keeps a
+        // bug of ours from leaving the task unanswered, which would stall shutdown.
+        let outcome = AssertUnwindSafe(self.registry.execute(
+            &self.pool,
+            &info.activity_type,
+            ctx,
+            start.input,
+        ))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            Some(ActivityOutcome::Failed(
+                ActivityError::application("SandglassBug", "the activity executor panicked")
+                    .into_failure(),
+            ))
+        });
         self.lock_running().remove(&task_token);
         let result = match outcome {
             Some(ActivityOutcome::Completed(payload)) => ActivityExecutionResult::ok(payload),

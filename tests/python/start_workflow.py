@@ -1,0 +1,24 @@
+"""Starts a workflow by name with the official Python SDK client and prints its result.
+
+Usage: start_workflow.py ADDRESS TASK_QUEUE WORKFLOW_TYPE JSON_ARG
+"""
+
+import asyncio
+import json
+import sys
+import uuid
+
+from temporalio.client import Client
+
+
+async def main() -> None:
+    address, task_queue, workflow_type, arg = sys.argv[1:5]
+    client = await Client.connect(address)
+    result = await client.execute_workflow(
+        workflow_type, json.loads(arg), id=f"py-{uuid.uuid4()}", task_queue=task_queue
+    )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,141 @@
+//! Shared fixtures for the integration tests: a dev server per test, components built
+//! from this workspace, workers run in-process, and the Python interop scripts.
+//!
+//! Every test starts its own `temporal server start-dev` on free loopback ports, so tests
+//! run in parallel and never see each other's workflows.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use sandglass_host::testing::DevServer;
+use sandglass_host::{Client, ConnectionSettings, ShutdownHandle, Worker, WorkerError};
+use tokio::task::JoinHandle;
+
+/// The workspace root, for building components and finding scripts.
+pub fn workspace_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Builds (once per test binary) the workflow crate `package` for wasm32-wasip2.
+pub fn component(package: &'static str) -> PathBuf {
+    static BUILT: OnceLock<std::sync::Mutex<Vec<(&'static str, PathBuf)>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Default::default);
+    let mut built = built.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, path)) = built.iter().find(|(name, _)| *name == package) {
+        return path.clone();
+    }
+    let path = sandglass_host::guest_build::build_workflow_crate(&workspace_dir(), package)
+        .unwrap_or_else(|e| panic!("building {package}: {e}"));
+    built.push((package, path.clone()));
+    path
+}
+
+pub fn greeting_component() -> PathBuf {
+    component("greeting-workflows")
+}
+
+pub fn test_component() -> PathBuf {
+    component("sandglass-test-workflows")
+}
+
+/// Logs from the host under test, shown for failing tests (`RUST_LOG` to change).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,sandglass_host=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
+/// A dev server of this test's own and a client connected to it.
+pub struct TestEnv {
+    pub server: DevServer,
+    pub client: Client,
+}
+
+impl TestEnv {
+    pub async fn start() -> Self {
+        init_logging();
+        let server = tokio::task::spawn_blocking(DevServer::start)
+            .await
+            .expect("dev server start task")
+            .expect("start a Temporal dev server (is the `temporal` CLI installed? `cargo xtask setup`)");
+        let client = Client::connect(ConnectionSettings::default().with_address(server.address()))
+            .await
+            .expect("connect to the dev server");
+        Self { server, client }
+    }
+
+    pub fn address(&self) -> String {
+        self.server.address()
+    }
+}
+
+/// A task queue name no other test uses.
+pub fn unique_task_queue(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A worker running on a background task.
+pub struct RunningWorker {
+    shutdown: ShutdownHandle,
+    task: JoinHandle<Result<(), WorkerError>>,
+}
+
+impl RunningWorker {
+    pub fn spawn(worker: Worker) -> Self {
+        let shutdown = worker.shutdown_handle();
+        let task = tokio::spawn(async move { worker.run().await });
+        Self { shutdown, task }
+    }
+
+    /// Shuts down gracefully and returns how `run` ended.
+    pub async fn stop(self) -> Result<(), WorkerError> {
+        self.shutdown.shutdown();
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .expect("worker shut down within 30 s")
+            .expect("worker task did not panic")
+    }
+}
+
+/// `python3` running one of `tests/python/*.py`.
+pub fn python_script(script: &str) -> Command {
+    let mut command = Command::new("python3");
+    command.arg(workspace_dir().join("tests/python").join(script));
+    command
+}
+
+/// A child process killed when dropped, so a failing test leaves nothing behind.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the Python `greet` worker on `task_queue` and waits until it polls.
+pub fn start_python_greet_worker(address: &str, task_queue: &str) -> KillOnDrop {
+    use std::io::{BufRead, BufReader};
+    let mut child = python_script("greet_worker.py")
+        .args([address, task_queue])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run python3 (install the SDK with `cargo xtask setup`)");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let guard = KillOnDrop(child);
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the Python worker's output");
+    assert_eq!(line.trim(), "ready", "Python worker did not start");
+    guard
+}

@@ -1,0 +1,80 @@
+//! Interop with the official Python SDK (`temporalio` from PyPI), because that is what
+//! users of other SDKs will do: start Sandglass workflows by name, and serve activities
+//! Sandglass workflows call.
+
+use std::process::Stdio;
+
+use greeting_activities::{GREET, greet};
+use sandglass_host::{Worker, WorkflowDefinition, WorkflowOptions};
+use sandglass_tests::{
+    RunningWorker, TestEnv, greeting_component, python_script, start_python_greet_worker,
+    test_component, unique_task_queue,
+};
+use serde::Serialize;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_client_starts_the_sandglass_greeting_by_name() {
+    let env = TestEnv::start().await;
+    let task_queue = unique_task_queue("py-client");
+    let worker = Worker::builder(env.client.clone(), &task_queue)
+        .workflow_module(greeting_component())
+        .sync_activity(GREET, |_ctx, name: String| Ok(greet(name)))
+        .build()
+        .await
+        .expect("build the worker");
+    let worker = RunningWorker::spawn(worker);
+
+    let address = env.address();
+    let output = tokio::task::spawn_blocking(move || {
+        python_script("start_workflow.py")
+            .args([address.as_str(), task_queue.as_str(), "GreetingWorkflow", "\"Python\""])
+            .stderr(Stdio::inherit())
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("run python3");
+    assert!(output.status.success(), "Python client failed: {:?}", output.status);
+    let result: String = serde_json::from_slice(&output.stdout).expect("JSON result");
+    assert_eq!(result, "Hello, Python!");
+    worker.stop().await.expect("worker stops cleanly");
+}
+
+#[derive(Serialize)]
+struct RemoteGreeting {
+    name: String,
+    task_queue: String,
+}
+
+const REMOTE_GREETING: WorkflowDefinition<RemoteGreeting, String> =
+    WorkflowDefinition::new("RemoteGreetingWorkflow");
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sandglass_workflow_calls_an_activity_served_by_a_python_worker() {
+    let env = TestEnv::start().await;
+    let workflow_queue = unique_task_queue("wf");
+    let python_queue = unique_task_queue("py-activities");
+    let _python = start_python_greet_worker(&env.address(), &python_queue);
+    // The Sandglass worker has no activities at all: the greeting must come from Python.
+    let worker = Worker::builder(env.client.clone(), &workflow_queue)
+        .workflow_module(test_component())
+        .build()
+        .await
+        .expect("build the worker");
+    let worker = RunningWorker::spawn(worker);
+
+    let result = env
+        .client
+        .execute_workflow(
+            REMOTE_GREETING,
+            &RemoteGreeting {
+                name: "Rust".into(),
+                task_queue: python_queue,
+            },
+            WorkflowOptions::new("remote-greeting", &workflow_queue),
+        )
+        .await
+        .expect("workflow result");
+    assert_eq!(result, "Hello from Python, Rust!");
+    worker.stop().await.expect("worker stops cleanly");
+}
