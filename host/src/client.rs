@@ -124,16 +124,17 @@ impl Client {
             .identity(settings.identity.clone())
             .connect_timeout(settings.connect_timeout)
             .build();
-        let connection = tokio::time::timeout(settings.connect_timeout, Connection::connect(options))
-            .await
-            .map_err(|elapsed| ClientError::Unreachable {
-                address: settings.address.clone(),
-                source: Box::new(elapsed),
-            })?
-            .map_err(|source| ClientError::Unreachable {
-                address: settings.address.clone(),
-                source: Box::new(source),
-            })?;
+        let connection =
+            tokio::time::timeout(settings.connect_timeout, Connection::connect(options))
+                .await
+                .map_err(|elapsed| ClientError::Unreachable {
+                    address: settings.address.clone(),
+                    source: Box::new(elapsed),
+                })?
+                .map_err(|source| ClientError::Unreachable {
+                    address: settings.address.clone(),
+                    source: Box::new(source),
+                })?;
         Ok(Self {
             connection,
             settings,
@@ -271,7 +272,7 @@ impl<O> WorkflowHandle<O> {
     ) -> Result<
         temporalio_common::protos::temporal::api::workflowservice::v1::GetWorkflowExecutionHistoryResponse,
         ClientError,
-    > {
+    >{
         let request = GetWorkflowExecutionHistoryRequest {
             namespace: self.client.settings.namespace.clone(),
             execution: Some(WorkflowExecution {

@@ -33,7 +33,14 @@ pub fn build_workflow_crate(dir: &Path, package: &str) -> Result<PathBuf, GuestB
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)
         .current_dir(dir)
-        .args(["build", "--release", "--target", GUEST_TARGET, "--package", package])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            GUEST_TARGET,
+            "--package",
+            package,
+        ])
         .args(["--message-format", "json-render-diagnostics"])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -55,15 +62,9 @@ fn wasm_artifact(messages: &[u8]) -> Option<PathBuf> {
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|message| message["reason"] == "compiler-artifact")
-        .flat_map(|message| {
-            message["filenames"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
+        .flat_map(|message| message["filenames"].as_array().cloned().unwrap_or_default())
         .filter_map(|name| name.as_str().map(PathBuf::from))
-        .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
-        .last()
+        .rfind(|path| path.extension().is_some_and(|ext| ext == "wasm"))
 }
 
 #[cfg(test)]

@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use sandglass_host::{Client, ConnectionSettings, Sandbox, SandboxLimits, Worker, WorkflowModule};
 
 #[derive(Parser)]
-#[command(name = "sandglass", version, about = "Temporal workflows as WebAssembly components")]
+#[command(
+    name = "sandglass",
+    version,
+    about = "Temporal workflows as WebAssembly components"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -84,7 +88,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let module = WorkflowModule::from_file(&sandbox, &module)?;
             println!("module:         {}", module.origin());
             println!("digest:         {}", module.digest());
-            println!("wit world:      {}/workflows", sandglass_host::sandbox::bindings::WIT_PACKAGE);
+            println!(
+                "wit world:      {}/workflows",
+                sandglass_host::sandbox::bindings::WIT_PACKAGE
+            );
             println!("workflow types: {}", module.workflow_types().join(", "));
         }
     }

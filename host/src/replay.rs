@@ -93,25 +93,27 @@ impl Replayer {
         let failures: Arc<Mutex<Vec<ReplayError>>> = Arc::default();
         let observer = {
             let failures = failures.clone();
-            Arc::new(move |_run_id: &str, reason: EvictionReason, message: &str| {
-                let failure = match reason {
-                    EvictionReason::CacheFull | EvictionReason::LangRequested => return,
-                    EvictionReason::Nondeterminism => ReplayError::Nondeterminism {
-                        message: message.to_owned(),
-                    },
-                    EvictionReason::LangFail => ReplayError::WorkflowTaskFailed {
-                        message: message.to_owned(),
-                    },
-                    other => ReplayError::Internal {
-                        reason: format!("{other:?}"),
-                        message: message.to_owned(),
-                    },
-                };
-                failures
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(failure);
-            })
+            Arc::new(
+                move |_run_id: &str, reason: EvictionReason, message: &str| {
+                    let failure = match reason {
+                        EvictionReason::CacheFull | EvictionReason::LangRequested => return,
+                        EvictionReason::Nondeterminism => ReplayError::Nondeterminism {
+                            message: message.to_owned(),
+                        },
+                        EvictionReason::LangFail => ReplayError::WorkflowTaskFailed {
+                            message: message.to_owned(),
+                        },
+                        other => ReplayError::Internal {
+                            reason: format!("{other:?}"),
+                            message: message.to_owned(),
+                        },
+                    };
+                    failures
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(failure);
+                },
+            )
         };
         let runner = Arc::new(
             WorkflowRunner::new(

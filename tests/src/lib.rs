@@ -25,7 +25,9 @@ pub fn workspace_dir() -> PathBuf {
 pub fn component(package: &'static str) -> PathBuf {
     static BUILT: OnceLock<std::sync::Mutex<Vec<(&'static str, PathBuf)>>> = OnceLock::new();
     let built = BUILT.get_or_init(Default::default);
-    let mut built = built.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut built = built
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some((_, path)) = built.iter().find(|(name, _)| *name == package) {
         return path.clone();
     }

@@ -9,7 +9,9 @@ use sandglass_host::{
     Client, ClientError, ConnectionSettings, Sandbox, Worker, WorkerError, WorkflowDefinition,
     WorkflowHandle, WorkflowModule, WorkflowOptions, WorkflowResultError,
 };
-use sandglass_tests::{RunningWorker, TestEnv, greeting_component, test_component, unique_task_queue};
+use sandglass_tests::{
+    RunningWorker, TestEnv, greeting_component, test_component, unique_task_queue,
+};
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 
 /// Waits until the run's history shows a failed workflow task and returns its message.
@@ -41,16 +43,30 @@ async fn unknown_workflow_type_fails_its_task_and_the_worker_keeps_serving() {
     const NO_SUCH: WorkflowDefinition<String, String> = WorkflowDefinition::new("NoSuchWorkflow");
     let handle = env
         .client
-        .start_workflow(NO_SUCH, &"x".to_owned(), WorkflowOptions::new("no-such", &task_queue))
+        .start_workflow(
+            NO_SUCH,
+            &"x".to_owned(),
+            WorkflowOptions::new("no-such", &task_queue),
+        )
         .await
         .expect("start");
     let message = workflow_task_failure(&handle).await;
-    assert!(message.contains("\"NoSuchWorkflow\" is not registered"), "{message}");
-    assert!(message.contains("GreetingWorkflow"), "names what it serves: {message}");
+    assert!(
+        message.contains("\"NoSuchWorkflow\" is not registered"),
+        "{message}"
+    );
+    assert!(
+        message.contains("GreetingWorkflow"),
+        "names what it serves: {message}"
+    );
 
     let result = env
         .client
-        .execute_workflow(GREETING_WORKFLOW, &"still here".to_owned(), WorkflowOptions::new("after", &task_queue))
+        .execute_workflow(
+            GREETING_WORKFLOW,
+            &"still here".to_owned(),
+            WorkflowOptions::new("after", &task_queue),
+        )
         .await
         .expect("the worker still serves the greeting");
     assert_eq!(result, "Hello, still here!");
@@ -73,7 +89,11 @@ async fn unregistered_activity_type_fails_the_activity_with_a_clear_message() {
         WorkflowDefinition::new("UnregisteredActivityWorkflow");
     let error = env
         .client
-        .execute_workflow(WORKFLOW, &"x".to_owned(), WorkflowOptions::new("unregistered", &task_queue))
+        .execute_workflow(
+            WORKFLOW,
+            &"x".to_owned(),
+            WorkflowOptions::new("unregistered", &task_queue),
+        )
         .await
         .expect_err("the workflow fails");
     let message = error.to_string();
@@ -103,7 +123,10 @@ async fn bad_modules_are_reported_and_good_ones_still_served() {
         .err()
         .expect("a worker with nothing to serve is an error");
     let message = error.to_string();
-    assert!(matches!(error, WorkerError::NothingToServe(ModuleError::Read { .. })), "{message}");
+    assert!(
+        matches!(error, WorkerError::NothingToServe(ModuleError::Read { .. })),
+        "{message}"
+    );
     assert!(message.contains("missing.wasm"), "{message}");
 
     // A bad module beside a good one: the good one is served.
@@ -120,7 +143,11 @@ async fn bad_modules_are_reported_and_good_ones_still_served() {
     let worker = RunningWorker::spawn(worker);
     let result = env
         .client
-        .execute_workflow(GREETING_WORKFLOW, &"mixed".to_owned(), WorkflowOptions::new("mixed", &task_queue))
+        .execute_workflow(
+            GREETING_WORKFLOW,
+            &"mixed".to_owned(),
+            WorkflowOptions::new("mixed", &task_queue),
+        )
         .await
         .expect("greeting result");
     assert_eq!(result, "Hello, mixed!");
@@ -132,10 +159,18 @@ async fn bad_modules_are_reported_and_good_ones_still_served() {
 fn modules_that_are_not_sandglass_components_get_named_errors() {
     let sandbox = Sandbox::new(Default::default()).expect("sandbox");
     let cases: [(&str, &[u8], &str); 3] = [
-        ("garbage.wasm", b"not wasm at all", "not a valid WebAssembly component"),
+        (
+            "garbage.wasm",
+            b"not wasm at all",
+            "not a valid WebAssembly component",
+        ),
         ("core.wasm", b"\0asm\x01\0\0\0", "core WebAssembly module"),
         // A valid, empty component: right format, wrong world.
-        ("empty.wasm", b"\0asm\x0d\0\x01\0", "does not implement the `sandglass:workflow@0.1.0`"),
+        (
+            "empty.wasm",
+            b"\0asm\x0d\0\x01\0",
+            "does not implement the `sandglass:workflow@0.1.0`",
+        ),
     ];
     for (name, bytes, expected) in cases {
         let error = WorkflowModule::from_bytes(&sandbox, name, bytes).expect_err(name);
@@ -145,7 +180,11 @@ fn modules_that_are_not_sandglass_components_get_named_errors() {
     }
     // The real component loads and says what it defines.
     let module = WorkflowModule::from_file(&sandbox, test_component()).expect("test component");
-    assert!(module.workflow_types().contains(&"TimerWorkflow".to_owned()));
+    assert!(
+        module
+            .workflow_types()
+            .contains(&"TimerWorkflow".to_owned())
+    );
 }
 
 #[tokio::test]
@@ -157,9 +196,14 @@ async fn unreachable_server_is_named_with_the_fix() {
         .port();
     let mut settings = ConnectionSettings::default().with_address(format!("127.0.0.1:{port}"));
     settings.connect_timeout = Duration::from_secs(3);
-    let error = Client::connect(settings).await.expect_err("nothing listens there");
+    let error = Client::connect(settings)
+        .await
+        .expect_err("nothing listens there");
     let message = error.to_string();
-    assert!(matches!(error, ClientError::Unreachable { .. }), "{message}");
+    assert!(
+        matches!(error, ClientError::Unreachable { .. }),
+        "{message}"
+    );
     assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
     assert!(message.contains("temporal server start-dev"), "{message}");
 }

@@ -3,7 +3,9 @@
 
 use greeting_activities::{GREET, GREETING_WORKFLOW, greet};
 use sandglass_host::{ReplayError, Replayer, Sandbox, Worker, WorkflowModule, WorkflowOptions};
-use sandglass_tests::{RunningWorker, TestEnv, greeting_component, test_component, unique_task_queue};
+use sandglass_tests::{
+    RunningWorker, TestEnv, greeting_component, test_component, unique_task_queue,
+};
 
 async fn greeting_worker(env: &TestEnv, task_queue: &str) -> RunningWorker {
     let worker = Worker::builder(env.client.clone(), task_queue)
@@ -36,7 +38,11 @@ async fn rust_client_runs_the_seed_greeting_and_its_history_replays() {
 
     // The history the server recorded replays against the module that produced it...
     let history = handle.fetch_history().await.expect("fetch history");
-    assert!(history.events.len() >= 11, "{} events", history.events.len());
+    assert!(
+        history.events.len() >= 11,
+        "{} events",
+        history.events.len()
+    );
     let sandbox = Sandbox::new(Default::default()).expect("sandbox");
     let module = WorkflowModule::from_file(&sandbox, greeting_component()).expect("load module");
     Replayer::new(sandbox.clone(), [module])

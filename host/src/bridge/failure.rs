@@ -3,8 +3,8 @@
 use temporalio_common::protos::temporal::api::common::v1::{ActivityType, Payloads};
 use temporalio_common::protos::temporal::api::enums::v1::{RetryState, TimeoutType};
 use temporalio_common::protos::temporal::api::failure::v1::{
-    ActivityFailureInfo, ApplicationFailureInfo, CanceledFailureInfo, Failure,
-    ServerFailureInfo, TerminatedFailureInfo, TimeoutFailureInfo, failure::FailureInfo,
+    ActivityFailureInfo, ApplicationFailureInfo, CanceledFailureInfo, Failure, ServerFailureInfo,
+    TerminatedFailureInfo, TimeoutFailureInfo, failure::FailureInfo,
 };
 
 use super::payload::{payload_from_wit, payload_to_wit};
@@ -82,16 +82,14 @@ fn info_to_wit(info: Option<&FailureInfo>) -> wit::FailureInfo {
                 retry_state: act.retry_state().as_str_name().to_owned(),
             })
         }
-        Some(FailureInfo::TimeoutFailureInfo(timeout)) => {
-            wit::FailureInfo::Timeout(match timeout.timeout_type() {
-                TimeoutType::ScheduleToStart => wit::TimeoutKind::ScheduleToStart,
-                TimeoutType::ScheduleToClose => wit::TimeoutKind::ScheduleToClose,
-                TimeoutType::Heartbeat => wit::TimeoutKind::Heartbeat,
-                TimeoutType::StartToClose | TimeoutType::Unspecified => {
-                    wit::TimeoutKind::StartToClose
-                }
-            })
-        }
+        Some(FailureInfo::TimeoutFailureInfo(timeout)) => wit::FailureInfo::Timeout(match timeout
+            .timeout_type()
+        {
+            TimeoutType::ScheduleToStart => wit::TimeoutKind::ScheduleToStart,
+            TimeoutType::ScheduleToClose => wit::TimeoutKind::ScheduleToClose,
+            TimeoutType::Heartbeat => wit::TimeoutKind::Heartbeat,
+            TimeoutType::StartToClose | TimeoutType::Unspecified => wit::TimeoutKind::StartToClose,
+        }),
         Some(FailureInfo::CanceledFailureInfo(canceled)) => {
             wit::FailureInfo::Canceled(payloads_to_wit(canceled.details.as_ref()))
         }
@@ -154,10 +152,12 @@ mod tests {
     fn application(message: &str, error_type: &str) -> Failure {
         Failure {
             message: message.into(),
-            failure_info: Some(FailureInfo::ApplicationFailureInfo(ApplicationFailureInfo {
-                r#type: error_type.into(),
-                ..Default::default()
-            })),
+            failure_info: Some(FailureInfo::ApplicationFailureInfo(
+                ApplicationFailureInfo {
+                    r#type: error_type.into(),
+                    ..Default::default()
+                },
+            )),
             ..Default::default()
         }
     }
@@ -188,7 +188,10 @@ mod tests {
         }
         let back = failure_from_wit(frames);
         assert_eq!(back.message, "activity failed");
-        assert_eq!(back.cause.as_deref(), Some(&application("boom", "ValueError")));
+        assert_eq!(
+            back.cause.as_deref(),
+            Some(&application("boom", "ValueError"))
+        );
         assert_eq!(back.failure_info, failure.failure_info);
     }
 

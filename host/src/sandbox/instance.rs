@@ -201,13 +201,11 @@ impl WorkflowInstance {
         &mut self,
         activation: guest::Activation,
     ) -> Result<Vec<guest::Command>, ActivationError> {
-        self.parts
-            .clock
-            .set(
-                timestamp_to_system_time(&activation.timestamp)
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default(),
-            );
+        self.parts.clock.set(
+            timestamp_to_system_time(&activation.timestamp)
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default(),
+        );
         for job in &activation.jobs {
             if let guest::Job::UpdateRandomSeed(seed) = job {
                 self.parts.random.reseed(*seed);

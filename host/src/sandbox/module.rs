@@ -110,12 +110,11 @@ impl WorkflowModule {
                 origin: origin.clone(),
                 source: source.into(),
             })?;
-        let workflow_types = list_workflow_types(sandbox, &pre).map_err(|source| {
-            ModuleError::Introspection {
+        let workflow_types =
+            list_workflow_types(sandbox, &pre).map_err(|source| ModuleError::Introspection {
                 origin: origin.clone(),
                 source,
-            }
-        })?;
+            })?;
         if workflow_types.is_empty() {
             return Err(ModuleError::NoWorkflows { origin });
         }

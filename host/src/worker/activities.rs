@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use futures::FutureExt;
 use temporalio_common::protos::coresdk::activity_result::ActivityExecutionResult;
 use temporalio_common::protos::coresdk::activity_task::{ActivityTask, Start, activity_task};
 use temporalio_common::protos::coresdk::{ActivityHeartbeat, ActivityTaskCompletion};
@@ -11,7 +12,6 @@ use temporalio_common::protos::temporal::api::failure::v1::{
     ApplicationFailureInfo, Failure, failure::FailureInfo,
 };
 use temporalio_sdk_core::{PollError, Worker as CoreWorker};
-use futures::FutureExt;
 use tokio::task::JoinSet;
 
 use crate::activity::{
@@ -141,10 +141,12 @@ impl ActivityRunner {
                 self.task_queue
             ),
             source: FAILURE_SOURCE.into(),
-            failure_info: Some(FailureInfo::ApplicationFailureInfo(ApplicationFailureInfo {
-                r#type: "NotFoundError".into(),
-                ..Default::default()
-            })),
+            failure_info: Some(FailureInfo::ApplicationFailureInfo(
+                ApplicationFailureInfo {
+                    r#type: "NotFoundError".into(),
+                    ..Default::default()
+                },
+            )),
             ..Default::default()
         }
     }

@@ -40,8 +40,8 @@ use crate::activity::{ActivityContext, ActivityError, ActivityRegistry, Activity
 use crate::client::Client;
 use crate::sandbox::{ModuleError, Sandbox, SandboxLimits, WorkflowModule};
 
-pub use workflows::WorkflowTaskError;
 pub(crate) use workflows::WorkflowRunner;
+pub use workflows::WorkflowTaskError;
 
 /// Worker settings, with the Python SDK's defaults where it has one.
 #[derive(Clone, Debug)]
@@ -130,7 +130,11 @@ impl WorkerBuilder {
     }
 
     /// Registers a blocking activity; it runs on the activity thread pool.
-    pub fn sync_activity<I, O, F>(mut self, definition: ActivityDefinition<I, O>, function: F) -> Self
+    pub fn sync_activity<I, O, F>(
+        mut self,
+        definition: ActivityDefinition<I, O>,
+        function: F,
+    ) -> Self
     where
         I: DeserializeOwned + 'static,
         O: Serialize + 'static,
@@ -277,7 +281,12 @@ async fn load_modules(
                 for workflow_type in module.workflow_types() {
                     if let Some(existing) = by_type.get(workflow_type) {
                         let existing: &WorkflowModule = existing;
-                        tracing::error!(workflow_type, kept = existing.origin(), ignored = module.origin(), "two modules define the same workflow type; keeping the first");
+                        tracing::error!(
+                            workflow_type,
+                            kept = existing.origin(),
+                            ignored = module.origin(),
+                            "two modules define the same workflow type; keeping the first"
+                        );
                         continue;
                     }
                     by_type.insert(workflow_type.clone(), module.clone());

@@ -120,7 +120,10 @@ impl WorkflowRunner {
     }
 
     /// Turns one activation into its completion.
-    pub async fn process(self: &Arc<Self>, activation: WorkflowActivation) -> WorkflowActivationCompletion {
+    pub async fn process(
+        self: &Arc<Self>,
+        activation: WorkflowActivation,
+    ) -> WorkflowActivationCompletion {
         let run_id = activation.run_id.clone();
         self.notify_evictions(&activation);
         let routed = match route_activation(activation, &self.task_queue, &self.namespace) {
@@ -208,13 +211,11 @@ impl WorkflowRunner {
                 self.lock_runs().insert(run_id.clone(), run.clone());
                 run
             }
-            None => self
-                .lock_runs()
-                .get(&run_id)
-                .cloned()
-                .ok_or_else(|| WorkflowTaskError::MissingInstance {
+            None => self.lock_runs().get(&run_id).cloned().ok_or_else(|| {
+                WorkflowTaskError::MissingInstance {
                     run_id: run_id.clone(),
-                })?,
+                }
+            })?,
         };
         let mut instance = run.lock().unwrap_or_else(PoisonError::into_inner);
         let commands = instance.activate(guest)?;

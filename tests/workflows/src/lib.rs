@@ -37,7 +37,11 @@ impl Workflow for RemoteGreetingWorkflow {
         Self
     }
 
-    async fn run(self: Rc<Self>, ctx: WorkflowContext, input: RemoteGreeting) -> WorkflowResult<String> {
+    async fn run(
+        self: Rc<Self>,
+        ctx: WorkflowContext,
+        input: RemoteGreeting,
+    ) -> WorkflowResult<String> {
         let options = ActivityOptions {
             task_queue: Some(input.task_queue),
             ..ActivityOptions::start_to_close(Duration::from_secs(30))

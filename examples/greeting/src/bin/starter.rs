@@ -19,11 +19,17 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> anyhow::Result<String> {
-    let name = std::env::args().nth(1).unwrap_or_else(|| "my name".to_owned());
+    let name = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "my name".to_owned());
     let client = Client::connect(ConnectionSettings::from_env()).await?;
     let id = uuid::Uuid::new_v4().to_string();
     let result = client
-        .execute_workflow(GREETING_WORKFLOW, &name, WorkflowOptions::new(id, TASK_QUEUE))
+        .execute_workflow(
+            GREETING_WORKFLOW,
+            &name,
+            WorkflowOptions::new(id, TASK_QUEUE),
+        )
         .await?;
     Ok(result)
 }
