@@ -28,6 +28,7 @@ pub mod activity;
 pub mod bridge;
 pub mod client;
 pub mod guest_build;
+pub mod history;
 pub mod payload;
 pub mod replay;
 pub mod sandbox;

@@ -98,7 +98,7 @@ impl Replayer {
                     let failure = match reason {
                         EvictionReason::CacheFull | EvictionReason::LangRequested => return,
                         EvictionReason::Nondeterminism => ReplayError::Nondeterminism {
-                            message: message.to_owned(),
+                            message: core_failure_message(message).to_owned(),
                         },
                         EvictionReason::LangFail => ReplayError::WorkflowTaskFailed {
                             message: message.to_owned(),
@@ -134,5 +134,37 @@ impl Replayer {
             Some(failure) => Err(failure),
             None => Ok(()),
         }
+    }
+}
+
+/// Core reports a nondeterministic replay as the debug form of the failure it sent
+/// (`... Failure { message: "[TMPRL1100] ...", source: ... }`); the quoted message is
+/// the part that names the event and the command that differ.
+fn core_failure_message(text: &str) -> &str {
+    const START: &str = "message: \"";
+    let Some(start) = text.find(START).map(|i| i + START.len()) else {
+        return text;
+    };
+    match text[start..].find("\", source: ") {
+        Some(len) => &text[start..start + len],
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extracts_cores_nondeterminism_message() {
+        let text = "Workflow activation completion failed: Failure { failure: Some(Failure { \
+                    message: \"[TMPRL1100] Nondeterminism error: Timer machine does not handle \
+                    this event: HistoryEvent(id: 5, ActivityTaskScheduled)\", source: \"\" }) }";
+        assert_eq!(
+            core_failure_message(text),
+            "[TMPRL1100] Nondeterminism error: Timer machine does not handle this event: \
+             HistoryEvent(id: 5, ActivityTaskScheduled)"
+        );
+        assert_eq!(core_failure_message("plain"), "plain");
     }
 }

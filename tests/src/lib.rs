@@ -4,6 +4,8 @@
 //! Every test starts its own `temporal server start-dev` on free loopback ports, so tests
 //! run in parallel and never see each other's workflows.
 
+pub mod sandbox;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;

@@ -1,0 +1,215 @@
+//! Workflows that attack the sandbox, one attack per workflow type.
+//!
+//! The adversarial suite (`tests/tests/adversarial.rs`) starts each of them beside healthy
+//! workflows on one worker and checks that every attack fails only its own workflow task,
+//! with a message that names the problem and the fix, while the worker keeps serving.
+//! None of them is a mistake a workflow author should make; each is a mistake a sandbox
+//! must survive.
+//!
+//! Every type takes `()` and returns a `String`: when an attack is *not* stopped, the
+//! workflow completes with a description of what it got away with, which the test shows.
+
+use std::hint::black_box;
+use std::rc::Rc;
+use std::time::Duration;
+
+use sandglass::{Workflow, WorkflowContext, WorkflowDefinition, WorkflowResult};
+
+/// Defines a workflow type whose `run` performs `attack` and returns its description.
+macro_rules! hostile_workflow {
+    ($(#[$doc:meta])* $ty:ident, $attack:expr) => {
+        $(#[$doc])*
+        pub struct $ty;
+
+        impl Workflow for $ty {
+            type Input = ();
+            type Output = String;
+            const DEFINITION: WorkflowDefinition<(), String> =
+                WorkflowDefinition::new(stringify!($ty));
+
+            fn init(_ctx: &WorkflowContext, _input: &()) -> Self {
+                $ty
+            }
+
+            async fn run(
+                self: Rc<Self>,
+                _ctx: WorkflowContext,
+                _input: (),
+            ) -> WorkflowResult<String> {
+                let attack: fn() -> String = $attack;
+                Ok(attack())
+            }
+        }
+    };
+}
+
+hostile_workflow!(
+    /// Spins forever without yielding; the activation deadline must stop it.
+    InfiniteLoopWorkflow,
+    || loop {
+        black_box(());
+    }
+);
+
+hostile_workflow!(
+    /// Allocates (and touches) a mebibyte at a time until allocation fails.
+    MemoryBombWorkflow,
+    || {
+        let mut hoard: Vec<Vec<u8>> = Vec::new();
+        loop {
+            hoard.push(vec![0xA5; 1 << 20]);
+            black_box(&hoard);
+        }
+    }
+);
+
+/// Recursion with no base case reachable in practice.
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    if black_box(depth) == 0 {
+        return 0;
+    }
+    recurse(depth - 1).wrapping_mul(31) ^ depth
+}
+
+hostile_workflow!(
+    /// Recurses until the wasm stack overflows.
+    DeepRecursionWorkflow,
+    || recurse(black_box(u64::MAX)).to_string()
+);
+
+hostile_workflow!(
+    /// Completes with a 10 MiB result, far beyond what Temporal accepts in one payload.
+    HugeResultWorkflow,
+    || "x".repeat(10 << 20)
+);
+
+hostile_workflow!(
+    /// Panics with a message in `run`.
+    PanicInRunWorkflow,
+    || panic!("hostile workflow panicked on purpose: the answer is not 42")
+);
+
+hostile_workflow!(
+    /// Reads a file of the worker's machine.
+    FileReadWorkflow,
+    || match std::fs::read_to_string("/etc/hostname") {
+        Ok(text) => format!("read /etc/hostname: {text:?}"),
+        Err(error) => format!("reading /etc/hostname failed quietly: {error}"),
+    }
+);
+
+hostile_workflow!(
+    /// Writes a file (relative path, so the current directory is resolved too).
+    FileWriteWorkflow,
+    || match std::fs::write("sandglass-hostile.txt", b"written by a workflow") {
+        Ok(()) => "wrote sandglass-hostile.txt".to_owned(),
+        Err(error) => format!("writing a file failed quietly: {error}"),
+    }
+);
+
+hostile_workflow!(
+    /// Reads one environment variable.
+    EnvVarWorkflow,
+    || format!("HOME = {:?}", std::env::var("HOME"))
+);
+
+hostile_workflow!(
+    /// Lists the environment.
+    EnvVarsWorkflow,
+    || format!("{} environment variables", std::env::vars().count())
+);
+
+hostile_workflow!(
+    /// Reads the command-line arguments.
+    ArgsWorkflow,
+    || format!("{} arguments", std::env::args().count())
+);
+
+hostile_workflow!(
+    /// Opens a TCP connection (to the Temporal frontend's default port, as good as any).
+    TcpConnectWorkflow,
+    || match std::net::TcpStream::connect("127.0.0.1:7233") {
+        Ok(_) => "connected to 127.0.0.1:7233".to_owned(),
+        Err(error) => format!("connecting failed quietly: {error}"),
+    }
+);
+
+hostile_workflow!(
+    /// Binds a UDP socket.
+    UdpBindWorkflow,
+    || match std::net::UdpSocket::bind("127.0.0.1:0") {
+        Ok(_) => "bound a UDP socket".to_owned(),
+        Err(error) => format!("binding failed quietly: {error}"),
+    }
+);
+
+hostile_workflow!(
+    /// Resolves a host name.
+    DnsLookupWorkflow,
+    || {
+        use std::net::ToSocketAddrs;
+        match "localhost:80".to_socket_addrs() {
+            Ok(addresses) => format!("resolved {} addresses", addresses.count()),
+            Err(error) => format!("resolving failed quietly: {error}"),
+        }
+    }
+);
+
+hostile_workflow!(
+    /// Sleeps the thread instead of starting a durable timer.
+    ThreadSleepWorkflow,
+    || {
+        std::thread::sleep(Duration::from_secs(1));
+        "slept a second of real time".to_owned()
+    }
+);
+
+hostile_workflow!(
+    /// Reads a line from stdin.
+    StdinWorkflow,
+    || {
+        let mut line = String::new();
+        match std::io::stdin().read_line(&mut line) {
+            Ok(read) => format!("read {read} bytes from stdin: {line:?}"),
+            Err(error) => format!("reading stdin failed quietly: {error}"),
+        }
+    }
+);
+
+/// Panics in `init`, before `run` ever starts.
+pub struct PanicInInitWorkflow;
+
+impl Workflow for PanicInInitWorkflow {
+    type Input = ();
+    type Output = String;
+    const DEFINITION: WorkflowDefinition<(), String> =
+        WorkflowDefinition::new("PanicInInitWorkflow");
+
+    fn init(_ctx: &WorkflowContext, _input: &()) -> Self {
+        panic!("hostile workflow panicked on purpose in init")
+    }
+
+    async fn run(self: Rc<Self>, _ctx: WorkflowContext, _input: ()) -> WorkflowResult<String> {
+        Ok("unreachable: init panicked".to_owned())
+    }
+}
+
+sandglass::export_workflows!(
+    InfiniteLoopWorkflow,
+    MemoryBombWorkflow,
+    DeepRecursionWorkflow,
+    HugeResultWorkflow,
+    PanicInInitWorkflow,
+    PanicInRunWorkflow,
+    FileReadWorkflow,
+    FileWriteWorkflow,
+    EnvVarWorkflow,
+    EnvVarsWorkflow,
+    ArgsWorkflow,
+    TcpConnectWorkflow,
+    UdpBindWorkflow,
+    DnsLookupWorkflow,
+    ThreadSleepWorkflow,
+    StdinWorkflow,
+);

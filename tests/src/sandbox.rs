@@ -1,0 +1,57 @@
+//! Driving a workflow component's instance directly, without a server: one `initialize`
+//! activation in, commands or an [`ActivationError`] out.
+//!
+//! Tests of the sandbox's limits and deterministic WASI use this to see exactly how a
+//! guest ends, fast and with limits of their own choosing.
+
+use std::path::Path;
+
+use sandglass_host::sandbox::bindings::{guest, types};
+use sandglass_host::sandbox::{ActivationError, RunIdentity, WorkflowInstance};
+use sandglass_host::{Sandbox, SandboxLimits, WorkflowModule};
+
+/// A sandbox with `limits` and the component at `path` loaded in it.
+pub fn load(path: &Path, limits: SandboxLimits) -> (Sandbox, WorkflowModule) {
+    let sandbox = Sandbox::new(limits).expect("sandbox");
+    let module = WorkflowModule::from_file(&sandbox, path).expect("load the component");
+    (sandbox, module)
+}
+
+/// Starts a run of `workflow_type` (with no arguments, so its input decodes as `null`)
+/// and returns what its first activation produced.
+pub fn start_run(
+    sandbox: &Sandbox,
+    module: &WorkflowModule,
+    workflow_type: &str,
+    seed: u64,
+) -> Result<Vec<guest::Command>, ActivationError> {
+    let run_id = format!("run-of-{workflow_type}");
+    let mut instance = WorkflowInstance::new(
+        sandbox,
+        module,
+        RunIdentity {
+            workflow_type: workflow_type.to_owned(),
+            run_id: run_id.clone(),
+            randomness_seed: seed,
+        },
+    )?;
+    instance.activate(guest::Activation {
+        timestamp: types::Timestamp {
+            seconds: 1_700_000_000,
+            nanos: 0,
+        },
+        is_replaying: false,
+        history_length: 3,
+        jobs: vec![guest::Job::Initialize(guest::Initialize {
+            workflow_type: workflow_type.to_owned(),
+            workflow_id: format!("id-of-{workflow_type}"),
+            run_id,
+            namespace: "default".to_owned(),
+            task_queue: "sandbox".to_owned(),
+            arguments: Vec::new(),
+            randomness_seed: seed,
+            attempt: 1,
+            start_time: None,
+        })],
+    })
+}
