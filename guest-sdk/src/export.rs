@@ -86,7 +86,10 @@ pub fn activate(
 ) -> Result<Vec<Command>, Failure> {
     RUNTIME.with(|runtime| match runtime.try_borrow_mut() {
         Ok(mut runtime) => runtime
-            .get_or_insert_with(|| Runtime::new(workflows))
+            .get_or_insert_with(|| {
+                crate::panic::install_hook();
+                Runtime::new(workflows)
+            })
             .activate(activation),
         // Only a host calling `activate` from inside `activate` gets here.
         Err(_) => Err(vec![application_frame(

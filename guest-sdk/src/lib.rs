@@ -77,6 +77,7 @@ mod error;
 mod executor;
 mod export;
 pub mod log;
+mod panic;
 mod payload;
 mod random;
 mod runtime;

@@ -1,8 +1,11 @@
 //! Starting workflows and reading their results: the seed's `Client`.
 
+mod time_skipping;
+
 use std::marker::PhantomData;
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use sandglass_declare::WorkflowDefinition;
 use serde::Serialize;
@@ -24,6 +27,9 @@ use temporalio_common::protos::temporal::api::workflowservice::v1::{
 
 use crate::payload::{DecodeError, from_arguments, to_payload};
 use crate::settings::ConnectionSettings;
+
+pub(crate) use time_skipping::ServerTimeLock;
+use time_skipping::TimeLock;
 
 /// Why a client call failed.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +58,21 @@ pub enum ClientError {
         operation: &'static str,
         status: Box<tonic::Status>,
     },
+    #[error(
+        "Temporal answered {operation} with a response we cannot use ({reason}); check that \
+         the address points at the server you meant"
+    )]
+    MalformedResponse {
+        operation: &'static str,
+        reason: String,
+    },
+    #[error("{0:?} is longer than a Temporal duration can be; pass a shorter one")]
+    DurationOutOfRange(Duration),
+    #[error(
+        "the tokio runtime shut down while a time-skipping call was running; \
+         keep the runtime alive until the call returns"
+    )]
+    RuntimeShutDown,
 }
 
 /// Why a workflow did not return a value.
@@ -108,16 +129,38 @@ impl WorkflowOptions {
 }
 
 /// A connection to Temporal bound to one namespace. Cheap to clone.
+///
+/// A client made by [`TimeSkippingServer::client`](crate::testing::TimeSkippingServer::client)
+/// is *time-skipping*: [`WorkflowHandle::result`] lets the test server skip time
+/// while it waits, and [`Client::sleep`] skips time on request. Clones share that
+/// behaviour; see [`Client::is_time_skipping`].
 #[derive(Clone, Debug)]
 pub struct Client {
     connection: Connection,
     settings: ConnectionSettings,
+    /// Set for clients of a time-skipping test server.
+    time_lock: Option<TimeLock>,
 }
 
 impl Client {
     /// Connects, failing with [`ClientError::Unreachable`] if the server does not answer
     /// within `settings.connect_timeout`.
     pub async fn connect(settings: ConnectionSettings) -> Result<Self, ClientError> {
+        Self::connect_with(settings, None).await
+    }
+
+    /// Connects to a time-skipping test server whose lock state is `server`.
+    pub(crate) async fn connect_time_skipping(
+        settings: ConnectionSettings,
+        server: Arc<ServerTimeLock>,
+    ) -> Result<Self, ClientError> {
+        Self::connect_with(settings, Some(server)).await
+    }
+
+    async fn connect_with(
+        settings: ConnectionSettings,
+        time_skipping: Option<Arc<ServerTimeLock>>,
+    ) -> Result<Self, ClientError> {
         let url = Url::from_str(&settings.url())
             .map_err(|_| ClientError::InvalidAddress(settings.address.clone()))?;
         let options = ConnectionOptions::new(url)
@@ -135,9 +178,12 @@ impl Client {
                     address: settings.address.clone(),
                     source: Box::new(source),
                 })?;
+        let time_lock =
+            time_skipping.map(|server| TimeLock::new(connection.test_service(), server));
         Ok(Self {
             connection,
             settings,
+            time_lock,
         })
     }
 
@@ -151,6 +197,46 @@ impl Client {
 
     pub(crate) fn connection(&self) -> &Connection {
         &self.connection
+    }
+
+    /// Whether this client belongs to a time-skipping test server (it was made by
+    /// [`TimeSkippingServer::client`](crate::testing::TimeSkippingServer::client)).
+    pub fn is_time_skipping(&self) -> bool {
+        self.time_lock.is_some()
+    }
+
+    /// Lets `duration` of server time pass: the seed's `env.sleep()`.
+    ///
+    /// On a time-skipping test server this skips ahead (timers that fall due fire,
+    /// and their workflow tasks run) and returns once the server's clock has moved
+    /// by `duration`, usually within milliseconds. Any other client sleeps for
+    /// `duration` of real time, so a test can run against either server.
+    ///
+    /// # Cancel safety
+    /// Safe to drop. On a test server the skip runs to its end on a task of its
+    /// own, and the server takes back its lock on time by itself once `duration`
+    /// has passed; other time-skipping calls wait until it has.
+    pub async fn sleep(&self, duration: Duration) -> Result<(), ClientError> {
+        match &self.time_lock {
+            Some(lock) => lock.sleep(duration).await,
+            None => {
+                tokio::time::sleep(duration).await;
+                Ok(())
+            }
+        }
+    }
+
+    /// The server's clock: the seed's `env.get_current_time()`. On a time-skipping
+    /// test server it runs ahead of the wall clock by all the time skipped so far;
+    /// any other client returns the local wall clock.
+    ///
+    /// # Cancel safety
+    /// Safe to drop: it only reads.
+    pub async fn current_time(&self) -> Result<SystemTime, ClientError> {
+        match &self.time_lock {
+            Some(lock) => lock.current_time().await,
+            None => Ok(SystemTime::now()),
+        }
     }
 
     /// Starts a workflow and returns a handle to it without waiting for its result.
@@ -299,9 +385,31 @@ impl<O: DeserializeOwned> WorkflowHandle<O> {
     /// Waits for the workflow to close and returns its result, following
     /// continue-as-new to the final run.
     ///
+    /// On a [time-skipping](Client::is_time_skipping) client the server may skip
+    /// time while this waits, like the Python SDK's time-skipping environment: time
+    /// skipping is unlocked when the first concurrent `result()` begins and locked
+    /// again when the last one ends, so a workflow that sleeps for days completes
+    /// in seconds. If locking again fails, this returns that error (the workflow's
+    /// own failure takes precedence), and the next time-skipping call retries it.
+    ///
     /// # Cancel safety
-    /// Safe to drop: it only reads the history, and may be called again.
+    /// Safe to drop, and may be called again: it only reads the history. On a
+    /// time-skipping client, a dropped call still counts itself out; time is
+    /// locked again on a task of its own, so do not rely on time standing still
+    /// the very moment after dropping it.
     pub async fn result(&self) -> Result<O, WorkflowResultError> {
+        let Some(time_lock) = &self.client.time_lock else {
+            return self.wait_for_result().await;
+        };
+        let waiting = time_lock.begin_wait().await?;
+        let result = self.wait_for_result().await;
+        let locked = waiting.finish().await;
+        let value = result?;
+        locked?;
+        Ok(value)
+    }
+
+    async fn wait_for_result(&self) -> Result<O, WorkflowResultError> {
         let mut handle = WorkflowHandle::<O> {
             client: self.client.clone(),
             workflow_id: self.workflow_id.clone(),

@@ -1,18 +1,23 @@
 //! Shared fixtures for the integration tests: a dev server per test, components built
 //! from this workspace, workers run in-process, and the Python interop scripts.
 //!
-//! Every test starts its own `temporal server start-dev` on free loopback ports, so tests
-//! run in parallel and never see each other's workflows.
+//! Every test starts its own `temporal server start-dev` (or, for tests of long timers,
+//! its own time-skipping `temporal-test-server`) on free ports, so tests run in parallel
+//! and never see each other's workflows.
 
 pub mod sandbox;
+pub mod workflows;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use sandglass_host::testing::DevServer;
-use sandglass_host::{Client, ConnectionSettings, ShutdownHandle, Worker, WorkerError};
+use sandglass_host::testing::{DevServer, ServerError, TimeSkippingServer};
+use sandglass_host::{
+    Client, ConnectionSettings, ShutdownHandle, Worker, WorkerError, WorkflowHandle,
+};
+use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 use tokio::task::JoinHandle;
 
 /// The workspace root, for building components and finding scripts.
@@ -66,10 +71,7 @@ pub struct TestEnv {
 impl TestEnv {
     pub async fn start() -> Self {
         init_logging();
-        let server = tokio::task::spawn_blocking(DevServer::start)
-            .await
-            .expect("dev server start task")
-            .expect("start a Temporal dev server (is the `temporal` CLI installed? `cargo xtask setup`)");
+        let server = start_server(DevServer::start).await;
         let client = Client::connect(ConnectionSettings::default().with_address(server.address()))
             .await
             .expect("connect to the dev server");
@@ -79,6 +81,29 @@ impl TestEnv {
     pub fn address(&self) -> String {
         self.server.address()
     }
+}
+
+/// A time-skipping test server of this test's own and a time-skipping client of it.
+pub struct TimeSkippingEnv {
+    pub server: TimeSkippingServer,
+    pub client: Client,
+}
+
+impl TimeSkippingEnv {
+    pub async fn start() -> Self {
+        init_logging();
+        let server = start_server(TimeSkippingServer::start).await;
+        let client = server.client().await.expect("connect to the test server");
+        Self { server, client }
+    }
+}
+
+/// Starts a server off the async threads (it blocks while the process comes up).
+async fn start_server<S: Send + 'static>(start: fn() -> Result<S, ServerError>) -> S {
+    tokio::task::spawn_blocking(start)
+        .await
+        .expect("server start task")
+        .unwrap_or_else(|err| panic!("{err}\n(`cargo xtask setup` installs the servers)"))
 }
 
 /// A task queue name no other test uses.
@@ -107,6 +132,28 @@ impl RunningWorker {
             .expect("worker shut down within 30 s")
             .expect("worker task did not panic")
     }
+}
+
+/// Waits until the run's history shows a failed workflow task and returns the message
+/// of the first one.
+///
+/// Temporal retries a failed workflow task with backoff, and core reports only the first
+/// failure of a run's task to the server (later attempts time out instead), so the first
+/// recorded failure is the one to assert on. Panics after 20 s without one.
+pub async fn workflow_task_failure<O>(handle: &WorkflowHandle<O>) -> String {
+    for _ in 0..100 {
+        let history = handle.fetch_history().await.expect("fetch history");
+        for event in history.events {
+            if let Some(Attributes::WorkflowTaskFailedEventAttributes(failed)) = event.attributes {
+                return failed.failure.map(|f| f.message).unwrap_or_default();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!(
+        "no workflow task failure recorded for {} within 20 s",
+        handle.workflow_id()
+    );
 }
 
 /// `python3` running one of `tests/python/*.py`.

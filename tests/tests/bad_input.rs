@@ -7,26 +7,12 @@ use greeting_activities::{GREET, GREETING_WORKFLOW, greet};
 use sandglass_host::sandbox::ModuleError;
 use sandglass_host::{
     Client, ClientError, ConnectionSettings, Sandbox, Worker, WorkerError, WorkflowDefinition,
-    WorkflowHandle, WorkflowModule, WorkflowOptions, WorkflowResultError,
+    WorkflowModule, WorkflowOptions, WorkflowResultError,
 };
 use sandglass_tests::{
     RunningWorker, TestEnv, greeting_component, test_component, unique_task_queue,
+    workflow_task_failure,
 };
-use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
-
-/// Waits until the run's history shows a failed workflow task and returns its message.
-async fn workflow_task_failure<O>(handle: &WorkflowHandle<O>) -> String {
-    for _ in 0..100 {
-        let history = handle.fetch_history().await.expect("fetch history");
-        for event in history.events {
-            if let Some(Attributes::WorkflowTaskFailedEventAttributes(failed)) = event.attributes {
-                return failed.failure.map(|f| f.message).unwrap_or_default();
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("no workflow task failure recorded within 20 s");
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unknown_workflow_type_fails_its_task_and_the_worker_keeps_serving() {

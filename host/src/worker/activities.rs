@@ -173,5 +173,6 @@ fn activity_info(start: &Start, task_queue: &str) -> ActivityInfo {
     info.heartbeat_timeout = start
         .heartbeat_timeout
         .and_then(|d| std::time::Duration::try_from(d).ok());
+    info.heartbeat_details.clone_from(&start.heartbeat_details);
     info
 }

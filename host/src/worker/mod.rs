@@ -21,7 +21,7 @@
 mod activities;
 mod workflows;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,7 +33,7 @@ use serde::de::DeserializeOwned;
 use temporalio_common::worker::WorkerTaskTypes;
 use temporalio_sdk_core::{
     CoreRuntime, PollError, RuntimeOptions, Worker as CoreWorker, WorkerConfig,
-    WorkerVersioningStrategy, init_worker,
+    WorkerVersioningStrategy, WorkflowErrorType, init_worker,
 };
 
 use crate::activity::{ActivityContext, ActivityError, ActivityRegistry, ActivityThreadPool};
@@ -61,6 +61,10 @@ pub struct WorkerOptions {
     /// On shutdown, how long running activities may finish before core cancels them.
     /// Default: no limit (wait for them).
     pub graceful_shutdown_period: Option<Duration>,
+    /// Fail the workflow, rather than its task, when replay finds nondeterminism (the
+    /// Python SDK's `workflow_failure_exception_types`). Default `false`: the task fails
+    /// and Temporal retries it, so deploying fixed code lets the workflow carry on.
+    pub nondeterminism_fails_workflow: bool,
 }
 
 impl Default for WorkerOptions {
@@ -71,6 +75,7 @@ impl Default for WorkerOptions {
             activity_threads: 100,
             sandbox: SandboxLimits::default(),
             graceful_shutdown_period: None,
+            nondeterminism_fails_workflow: false,
         }
     }
 }
@@ -218,6 +223,11 @@ impl WorkerBuilder {
                 build_id: format!("sandglass-{}", env!("CARGO_PKG_VERSION")),
             })
             .maybe_graceful_shutdown_period(options.graceful_shutdown_period)
+            .workflow_failure_errors(if options.nondeterminism_fails_workflow {
+                HashSet::from([WorkflowErrorType::Nondeterminism])
+            } else {
+                HashSet::new()
+            })
             .build()
             .map_err(WorkerError::Config)?;
         let core = init_worker(&runtime, config, client.connection().clone())

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use temporalio_common::protos::coresdk::workflow_activation::{
     WorkflowActivation, remove_from_cache::EvictionReason, workflow_activation_job::Variant,
 };
+use temporalio_common::protos::coresdk::workflow_commands::workflow_command::Variant as CoreCommand;
 use temporalio_common::protos::coresdk::workflow_completion::WorkflowActivationCompletion;
 use temporalio_common::protos::temporal::api::enums::v1::WorkflowTaskFailedCause;
 use temporalio_common::protos::temporal::api::failure::v1::Failure;
@@ -16,6 +17,8 @@ use tokio::task::JoinSet;
 use crate::bridge::activation::{RouteError, RoutedActivation, route_activation};
 use crate::bridge::commands::commands_from_wit;
 use crate::bridge::failure::FAILURE_SOURCE;
+use crate::bridge::sequence::{MalformedOutput, OpenCommands};
+use crate::sandbox::bindings::guest;
 use crate::sandbox::{ActivationError, RunIdentity, Sandbox, WorkflowInstance, WorkflowModule};
 
 /// Why a workflow task failed on this worker. The task is reported failed to Temporal,
@@ -42,11 +45,27 @@ pub enum WorkflowTaskError {
     Route(#[from] RouteError),
     #[error(transparent)]
     Activation(#[from] ActivationError),
+    #[error("workflow {workflow_type} (run {run_id}) produced malformed output: {source}")]
+    MalformedOutput {
+        workflow_type: String,
+        run_id: String,
+        #[source]
+        source: MalformedOutput,
+    },
     #[error("the sandbox thread running run {run_id} stopped unexpectedly: {message}")]
     Crashed { run_id: String, message: String },
 }
 
-type CachedRun = Arc<Mutex<WorkflowInstance>>;
+/// A run's live instance and the commands it has open, guarded together.
+struct Run {
+    instance: WorkflowInstance,
+    open: OpenCommands,
+}
+
+type CachedRun = Arc<Mutex<Run>>;
+
+/// The guest's commands, and the answers the host gives on its behalf.
+type GuestOutput = (Vec<guest::Command>, Vec<CoreCommand>);
 
 /// Something that wants to know why runs were evicted (the replayer does).
 pub(crate) type EvictionObserver = Arc<dyn Fn(&str, EvictionReason, &str) + Send + Sync>;
@@ -169,16 +188,7 @@ impl WorkflowRunner {
     }
 
     /// Runs the guest side of an activation on a blocking thread.
-    fn activate_guest(
-        &self,
-        routed: RoutedActivation,
-    ) -> Result<
-        (
-            Vec<crate::sandbox::bindings::guest::Command>,
-            Vec<temporalio_common::protos::coresdk::workflow_commands::workflow_command::Variant>,
-        ),
-        WorkflowTaskError,
-    > {
+    fn activate_guest(&self, routed: RoutedActivation) -> Result<GuestOutput, WorkflowTaskError> {
         let RoutedActivation {
             run_id,
             guest,
@@ -207,7 +217,10 @@ impl WorkflowRunner {
                         randomness_seed: init.randomness_seed,
                     },
                 )?;
-                let run = Arc::new(Mutex::new(instance));
+                let run = Arc::new(Mutex::new(Run {
+                    instance,
+                    open: OpenCommands::default(),
+                }));
                 self.lock_runs().insert(run_id.clone(), run.clone());
                 run
             }
@@ -217,8 +230,16 @@ impl WorkflowRunner {
                 }
             })?,
         };
-        let mut instance = run.lock().unwrap_or_else(PoisonError::into_inner);
-        let commands = instance.activate(guest)?;
+        let mut run = run.lock().unwrap_or_else(PoisonError::into_inner);
+        run.open.resolve(&guest.jobs);
+        let commands = run.instance.activate(guest)?;
+        run.open
+            .issue(&commands)
+            .map_err(|source| WorkflowTaskError::MalformedOutput {
+                workflow_type: run.instance.identity().workflow_type.clone(),
+                run_id: run_id.clone(),
+                source,
+            })?;
         Ok((commands, host_commands))
     }
 

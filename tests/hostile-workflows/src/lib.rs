@@ -177,6 +177,12 @@ hostile_workflow!(
     }
 );
 
+hostile_workflow!(
+    /// Exits the process instead of returning from `run`.
+    ProcessExitWorkflow,
+    || std::process::exit(3)
+);
+
 /// Panics in `init`, before `run` ever starts.
 pub struct PanicInInitWorkflow;
 
@@ -212,4 +218,5 @@ sandglass::export_workflows!(
     DnsLookupWorkflow,
     ThreadSleepWorkflow,
     StdinWorkflow,
+    ProcessExitWorkflow,
 );

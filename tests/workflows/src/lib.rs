@@ -1,11 +1,14 @@
 //! Workflows the integration tests drive against a real Temporal server.
 //!
 //! Each one isolates a behaviour the tests check: calling an activity served by a worker
-//! of another SDK, an activity no worker registered, durable timers, and a changed
-//! version of the greeting workflow for replay.
+//! of another SDK, an activity no worker registered, durable timers, plain `std` reading
+//! the deterministic clock and randomness, and a changed version of the greeting
+//! workflow for replay.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sandglass::{
     ActivityDefinition, ActivityOptions, RetryPolicy, Workflow, WorkflowContext,
@@ -107,6 +110,99 @@ impl Workflow for TimerWorkflow {
     }
 }
 
+/// What workflow code sees through plain `std` at one moment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StdObservations {
+    /// `SystemTime::now()`, in nanoseconds since the Unix epoch.
+    pub system_time_nanos: u64,
+    /// `ctx.now()` likewise: the same clock through the SDK.
+    pub ctx_now_nanos: u64,
+    /// The keys of a `HashMap` with std's `RandomState`, in iteration order.
+    pub hash_map_order: Vec<u32>,
+    /// `RandomState::new().hash_one(42)`: std's random hash keys, condensed.
+    pub random_hash: u64,
+}
+
+/// What [`StdDeterminismWorkflow`] saw.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeterminismReport {
+    pub before_timer: StdObservations,
+    pub after_timer: StdObservations,
+    /// `Instant::elapsed` across the timer, in nanoseconds.
+    pub instant_elapsed_nanos: u64,
+    /// The id of the activity the observations were sealed into.
+    pub probe_activity_id: String,
+}
+
+/// Reads the clock and randomness through plain `std` (not the SDK) before and after a
+/// durable timer of `millis`, prints them, and seals them into the id of a `greet`
+/// activity: replaying the history checks that id, so a replay that saw different values
+/// would be reported as nondeterministic.
+pub struct StdDeterminismWorkflow;
+
+impl Workflow for StdDeterminismWorkflow {
+    type Input = u64;
+    type Output = DeterminismReport;
+    const DEFINITION: WorkflowDefinition<u64, DeterminismReport> =
+        WorkflowDefinition::new("StdDeterminismWorkflow");
+
+    fn init(_ctx: &WorkflowContext, _input: &u64) -> Self {
+        Self
+    }
+
+    async fn run(
+        self: Rc<Self>,
+        ctx: WorkflowContext,
+        millis: u64,
+    ) -> WorkflowResult<DeterminismReport> {
+        let before_timer = observe(&ctx);
+        println!("determinism probe before the timer: {before_timer:?}");
+        let instant = Instant::now();
+        ctx.sleep(Duration::from_millis(millis)).await;
+        let instant_elapsed_nanos = nanos(instant.elapsed());
+        let after_timer = observe(&ctx);
+        println!("determinism probe after the timer: {after_timer:?}");
+        let probe_activity_id = format!(
+            "probe-{:016x}",
+            fnv1a(format!("{before_timer:?}{after_timer:?}{instant_elapsed_nanos}").as_bytes())
+        );
+        let options = ActivityOptions {
+            activity_id: Some(probe_activity_id.clone()),
+            ..ActivityOptions::start_to_close(Duration::from_secs(30))
+        };
+        ctx.execute_activity(GREET, "probe".to_owned(), options)
+            .await?;
+        Ok(DeterminismReport {
+            before_timer,
+            after_timer,
+            instant_elapsed_nanos,
+            probe_activity_id,
+        })
+    }
+}
+
+fn observe(ctx: &WorkflowContext) -> StdObservations {
+    let since_epoch = |time: SystemTime| nanos(time.duration_since(UNIX_EPOCH).unwrap_or_default());
+    let map: HashMap<u32, ()> = (0..16).map(|key| (key, ())).collect();
+    StdObservations {
+        system_time_nanos: since_epoch(SystemTime::now()),
+        ctx_now_nanos: since_epoch(ctx.now()),
+        hash_map_order: map.into_keys().collect(),
+        random_hash: RandomState::new().hash_one(42u64),
+    }
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// FNV-1a: a hash with no keys, so the same bytes give the same id on every worker.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// Claims to be the greeting example's `GreetingWorkflow` but sleeps before calling the
 /// activity: replaying a real greeting history against it must report nondeterminism.
 pub struct ChangedGreetingWorkflow;
@@ -132,5 +228,6 @@ sandglass::export_workflows!(
     RemoteGreetingWorkflow,
     UnregisteredActivityWorkflow,
     TimerWorkflow,
+    StdDeterminismWorkflow,
     ChangedGreetingWorkflow
 );

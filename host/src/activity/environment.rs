@@ -1,0 +1,169 @@
+//! Running activity functions in unit tests, without a server: the Python SDK's
+//! `ActivityEnvironment`.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde::de::DeserializeOwned;
+use temporalio_common::protos::temporal::api::common::v1::Payload;
+
+use super::{ActivityContext, ActivityError, ActivityInfo};
+use crate::payload::{DecodeError, from_payload};
+
+/// A test context for calling an activity function directly: heartbeats are recorded,
+/// cancellation can be requested at any time, and the info is yours to set.
+///
+/// ```
+/// use sandglass_host::activity::{ActivityContext, ActivityEnvironment, ActivityError};
+///
+/// fn count(ctx: &ActivityContext, to: u32) -> Result<u32, ActivityError> {
+///     for i in 0..to {
+///         ctx.heartbeat(&i);
+///     }
+///     Ok(to)
+/// }
+///
+/// let env = ActivityEnvironment::new();
+/// assert_eq!(env.run(count, 3).unwrap(), 3);
+/// assert_eq!(env.heartbeats::<u32>().unwrap(), vec![0, 1, 2]);
+/// ```
+pub struct ActivityEnvironment {
+    context: ActivityContext,
+    heartbeats: Arc<Mutex<Vec<Vec<Payload>>>>,
+}
+
+impl Default for ActivityEnvironment {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ActivityEnvironment {
+    /// An environment whose info says attempt 1 of activity type `test`.
+    pub fn new() -> Self {
+        let mut info = ActivityInfo::default();
+        info.activity_type = "test".into();
+        info.activity_id = "1".into();
+        info.attempt = 1;
+        Self::with_info(info)
+    }
+
+    pub fn with_info(info: ActivityInfo) -> Self {
+        let heartbeats: Arc<Mutex<Vec<Vec<Payload>>>> = Arc::default();
+        let sink = heartbeats.clone();
+        let context = ActivityContext::new(
+            info,
+            Arc::new(move |details| {
+                sink.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(details)
+            }),
+        );
+        Self {
+            context,
+            heartbeats,
+        }
+    }
+
+    /// The context activities run with here; clone it into threads as needed.
+    pub fn context(&self) -> &ActivityContext {
+        &self.context
+    }
+
+    /// Calls a sync activity function on this thread.
+    pub fn run<I, O>(
+        &self,
+        activity: impl FnOnce(&ActivityContext, I) -> Result<O, ActivityError>,
+        input: I,
+    ) -> Result<O, ActivityError> {
+        activity(&self.context, input)
+    }
+
+    /// Calls an async activity function.
+    pub async fn run_async<I, O, Fut>(
+        &self,
+        activity: impl FnOnce(ActivityContext, I) -> Fut,
+        input: I,
+    ) -> Result<O, ActivityError>
+    where
+        Fut: Future<Output = Result<O, ActivityError>>,
+    {
+        activity(self.context.clone(), input).await
+    }
+
+    /// Requests cancellation, as Temporal would; running and later activities see it.
+    pub fn cancel(&self) {
+        self.context.request_cancel();
+    }
+
+    /// Every heartbeat so far, decoded; a heartbeat without details decodes as `null`.
+    pub fn heartbeats<T: DeserializeOwned>(&self) -> Result<Vec<T>, DecodeError> {
+        self.heartbeats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|details| match details.first() {
+                Some(payload) => from_payload(payload),
+                None => crate::payload::from_arguments(&[]),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn cancellation_reaches_a_sync_activity() {
+        let env = ActivityEnvironment::new();
+        let ctx = env.context().clone();
+        let worker = std::thread::spawn(move || {
+            while !ctx.is_cancelled() {
+                ctx.heartbeat("working");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err::<(), _>(ActivityError::cancelled())
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        env.cancel();
+        let result = worker.join().expect("activity thread");
+        assert!(result.is_err_and(|e| e.is_cancelled()));
+        assert!(!env.heartbeats::<String>().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn cancellation_reaches_an_async_activity() {
+        let env = ActivityEnvironment::new();
+        let cancel = async {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            env.cancel();
+        };
+        let activity = env.run_async(
+            |ctx: ActivityContext, ()| async move {
+                ctx.cancelled().await;
+                Err::<(), _>(ActivityError::cancelled())
+            },
+            (),
+        );
+        let (result, ()) = tokio::join!(activity, cancel);
+        assert!(result.is_err_and(|e| e.is_cancelled()));
+    }
+
+    #[test]
+    fn last_heartbeat_details_come_from_the_info() {
+        let mut info = ActivityInfo::default();
+        info.attempt = 2;
+        info.heartbeat_details = vec![crate::payload::to_payload(&41).unwrap()];
+        let env = ActivityEnvironment::with_info(info);
+        let resumed = env.run(
+            |ctx, ()| {
+                let last: u32 = ctx.last_heartbeat_details().transpose()?.unwrap_or(0);
+                Ok(last + 1)
+            },
+            (),
+        );
+        assert_eq!(resumed.unwrap(), 42);
+    }
+}

@@ -1,0 +1,104 @@
+//! Checks that a guest's commands make sense before core sees them.
+//!
+//! The guest SDK never reuses a sequence number, but a component written by hand (or a
+//! buggy SDK in another language) might. Core would reject such a completion deep in its
+//! state machines; catching it here fails the workflow task with a message that says
+//! what the guest did wrong.
+
+use std::collections::HashSet;
+
+use crate::sandbox::bindings::guest;
+
+/// A guest command that cannot be right, whatever the history.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MalformedOutput {
+    #[error("the workflow started timer {0} while a timer with that sequence number is still open")]
+    DuplicateTimer(u32),
+    #[error(
+        "the workflow scheduled activity {0} while an activity with that sequence number is \
+         still open"
+    )]
+    DuplicateActivity(u32),
+}
+
+/// The timers and activities a run has started and Temporal has not yet resolved.
+#[derive(Debug, Default)]
+pub struct OpenCommands {
+    timers: HashSet<u32>,
+    activities: HashSet<u32>,
+}
+
+impl OpenCommands {
+    /// Forgets what the activation's jobs resolve; call before [`Self::issue`].
+    pub fn resolve(&mut self, jobs: &[guest::Job]) {
+        for job in jobs {
+            match job {
+                guest::Job::FireTimer(seq) => {
+                    self.timers.remove(seq);
+                }
+                guest::Job::ResolveActivity(resolve) => {
+                    self.activities.remove(&resolve.seq);
+                }
+                guest::Job::Initialize(_) | guest::Job::UpdateRandomSeed(_) => {}
+            }
+        }
+    }
+
+    /// Records the guest's new commands, refusing reuse of an open sequence number.
+    pub fn issue(&mut self, commands: &[guest::Command]) -> Result<(), MalformedOutput> {
+        for command in commands {
+            match command {
+                guest::Command::StartTimer(timer) => {
+                    if !self.timers.insert(timer.seq) {
+                        return Err(MalformedOutput::DuplicateTimer(timer.seq));
+                    }
+                }
+                guest::Command::ScheduleActivity(activity) => {
+                    if !self.activities.insert(activity.seq) {
+                        return Err(MalformedOutput::DuplicateActivity(activity.seq));
+                    }
+                }
+                guest::Command::CompleteWorkflow(_) | guest::Command::FailWorkflow(_) => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::bindings::types::Duration;
+
+    fn timer(seq: u32) -> guest::Command {
+        guest::Command::StartTimer(guest::StartTimer {
+            seq,
+            duration: Duration {
+                seconds: 1,
+                nanos: 0,
+            },
+        })
+    }
+
+    #[test]
+    fn a_timer_seq_may_be_reused_only_after_it_fired() {
+        let mut open = OpenCommands::default();
+        open.issue(&[timer(1)]).unwrap();
+        assert_eq!(
+            open.issue(&[timer(1)]),
+            Err(MalformedOutput::DuplicateTimer(1))
+        );
+        open.resolve(&[guest::Job::FireTimer(1)]);
+        open.issue(&[timer(1)]).unwrap();
+    }
+
+    #[test]
+    fn duplicates_within_one_activation_are_caught() {
+        let mut open = OpenCommands::default();
+        assert_eq!(
+            open.issue(&[timer(3), timer(3)]),
+            Err(MalformedOutput::DuplicateTimer(3))
+        );
+    }
+}
