@@ -129,7 +129,6 @@ async fn run_once(
 #[tokio::test(flavor = "multi_thread")]
 async fn std_clock_and_randomness_come_from_the_run_and_replay_identically() {
     let probe_lines = capture_probe_lines();
-    let t0 = std::time::Instant::now();
     let env = TestEnv::start().await;
     let task_queue = unique_task_queue("determinism");
     let worker = Worker::builder(env.client.clone(), &task_queue)
@@ -141,9 +140,7 @@ async fn std_clock_and_randomness_come_from_the_run_and_replay_identically() {
     let worker = RunningWorker::spawn(worker);
     let (first, report, history) = run_once(&env, &task_queue, "determinism-1").await;
     let (second, other, other_history) = run_once(&env, &task_queue, "determinism-2").await;
-    eprintln!("TIMING runs {:?}", t0.elapsed());
     worker.stop().await.expect("worker stops cleanly");
-    eprintln!("TIMING stop {:?}", t0.elapsed());
     println!("first run: {report:?}\nsecond run: {other:?}");
 
     for (report, history) in [(&report, &history), (&other, &other_history)] {
@@ -209,7 +206,6 @@ async fn std_clock_and_randomness_come_from_the_run_and_replay_identically() {
         "replay drops the guest's prints"
     );
 
-    eprintln!("TIMING replays {:?}", t0.elapsed());
     // The seal is checked: a history whose activity id differs (as if the workflow had
     // seen another clock or seed) is nondeterministic.
     let mut tampered = history;
@@ -224,7 +220,6 @@ async fn std_clock_and_randomness_come_from_the_run_and_replay_identically() {
         .replay(tampered, "determinism-1")
         .await
         .expect_err("a different activity id is nondeterminism");
-    eprintln!("TIMING tampered {:?}", t0.elapsed());
     assert!(
         matches!(error, ReplayError::Nondeterminism { .. }),
         "{error}"

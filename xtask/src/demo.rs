@@ -19,8 +19,11 @@ const STARTER_TIMEOUT: Duration = Duration::from_secs(120);
 /// starter (its stdout is the demo's output), then stops what it started.
 pub fn run(ctx: &mut Ctx) -> Result<()> {
     setup::run(ctx, &[Need::WasmTarget, Need::Protoc, Need::TemporalCli])?;
+    // The same package selection as `cargo xtask test`, so both share one set of
+    // unified dependency features and neither rebuilds what the other built.
     ctx.cargo()
-        .args(["build", "-p", "greeting", "--bins"])
+        .args(["build", "--workspace"])
+        .args(wasm::exclude_args(&wasm::present(ctx, wasm::COMPONENTS)))
         .run()?;
     wasm::build_components(ctx, &[wasm::GREETING])?;
 

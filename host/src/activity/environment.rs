@@ -41,11 +41,12 @@ impl Default for ActivityEnvironment {
 impl ActivityEnvironment {
     /// An environment whose info says attempt 1 of activity type `test`.
     pub fn new() -> Self {
-        let mut info = ActivityInfo::default();
-        info.activity_type = "test".into();
-        info.activity_id = "1".into();
-        info.attempt = 1;
-        Self::with_info(info)
+        Self::with_info(ActivityInfo {
+            activity_type: "test".into(),
+            activity_id: "1".into(),
+            attempt: 1,
+            ..ActivityInfo::default()
+        })
     }
 
     pub fn with_info(info: ActivityInfo) -> Self {
@@ -153,10 +154,11 @@ mod tests {
 
     #[test]
     fn last_heartbeat_details_come_from_the_info() {
-        let mut info = ActivityInfo::default();
-        info.attempt = 2;
-        info.heartbeat_details = vec![crate::payload::to_payload(&41).unwrap()];
-        let env = ActivityEnvironment::with_info(info);
+        let env = ActivityEnvironment::with_info(ActivityInfo {
+            attempt: 2,
+            heartbeat_details: vec![crate::payload::to_payload(&41).unwrap()],
+            ..ActivityInfo::default()
+        });
         let resumed = env.run(
             |ctx, ()| {
                 let last: u32 = ctx.last_heartbeat_details().transpose()?.unwrap_or(0);

