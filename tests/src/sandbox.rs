@@ -17,12 +17,21 @@ pub fn load(path: &Path, limits: SandboxLimits) -> (Sandbox, WorkflowModule) {
     (sandbox, module)
 }
 
-/// Starts a run of `workflow_type` (with no arguments, so its input decodes as `null`)
-/// and returns what its first activation produced.
+/// One workflow argument, JSON-encoded the way every Temporal SDK does.
+pub fn json_argument(value: &impl serde::Serialize) -> types::Payload {
+    types::Payload {
+        metadata: vec![("encoding".to_owned(), b"json/plain".to_vec())],
+        data: serde_json::to_vec(value).expect("arguments encode as JSON"),
+    }
+}
+
+/// Starts a run of `workflow_type` with `arguments` (none decode as `null`) and the
+/// randomness seed `seed`, and returns what its first activation produced.
 pub fn start_run(
     sandbox: &Sandbox,
     module: &WorkflowModule,
     workflow_type: &str,
+    arguments: Vec<types::Payload>,
     seed: u64,
 ) -> Result<Vec<guest::Command>, ActivationError> {
     let run_id = format!("run-of-{workflow_type}");
@@ -48,7 +57,7 @@ pub fn start_run(
             run_id,
             namespace: "default".to_owned(),
             task_queue: "sandbox".to_owned(),
-            arguments: Vec::new(),
+            arguments,
             randomness_seed: seed,
             attempt: 1,
             start_time: None,

@@ -75,8 +75,12 @@ fn capture_probe_lines() -> ProbeLines {
     let lines = ProbeLines::default();
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("warn,sandglass_host=info"));
+    // Only the host's info events: the guest's prints are among them, and a layer that
+    // saw every event would also see cranelift's trace logging, slowing compiles badly.
+    let host_info = tracing_subscriber::filter::Targets::new()
+        .with_target("sandglass_host", tracing::Level::INFO);
     tracing_subscriber::registry()
-        .with(lines.clone())
+        .with(lines.clone().with_filter(host_info))
         .with(
             tracing_subscriber::fmt::layer()
                 .with_test_writer()

@@ -10,7 +10,7 @@ use std::time::Duration;
 use sandglass_host::SandboxLimits;
 use sandglass_host::sandbox::bindings::guest;
 use sandglass_host::sandbox::{ActivationError, Forbidden};
-use sandglass_tests::sandbox::{load, start_run};
+use sandglass_tests::sandbox::{json_argument, load, start_run};
 use sandglass_tests::{component, test_component};
 
 fn hostile() -> std::path::PathBuf {
@@ -40,7 +40,7 @@ fn each_way_out_of_the_sandbox_is_named() {
         ("ProcessExitWorkflow", Forbidden::Exit),
     ];
     for (workflow_type, expected) in cases {
-        match start_run(&sandbox, &module, workflow_type, 1) {
+        match start_run(&sandbox, &module, workflow_type, Vec::new(), 1) {
             Err(ActivationError::Forbidden { forbidden, .. }) => {
                 assert_eq!(forbidden, expected, "{workflow_type}");
             }
@@ -56,7 +56,7 @@ fn panics_keep_their_message() {
         ("PanicInInitWorkflow", "panicked on purpose in init"),
         ("PanicInRunWorkflow", "the answer is not 42"),
     ] {
-        match start_run(&sandbox, &module, workflow_type, 1) {
+        match start_run(&sandbox, &module, workflow_type, Vec::new(), 1) {
             Err(ActivationError::Panicked { message, .. }) => {
                 assert!(message.starts_with("panicked at "), "{message}");
                 assert!(message.contains(text), "{message}");
@@ -70,7 +70,7 @@ fn panics_keep_their_message() {
 fn the_memory_cap_is_enforced_and_named() {
     let cap = 8 << 20;
     let (sandbox, module) = load(&hostile(), limits(|l| l.max_memory_bytes = cap));
-    match start_run(&sandbox, &module, "MemoryBombWorkflow", 1) {
+    match start_run(&sandbox, &module, "MemoryBombWorkflow", Vec::new(), 1) {
         Err(ActivationError::MemoryLimit {
             requested, limit, ..
         }) => {
@@ -85,7 +85,7 @@ fn the_memory_cap_is_enforced_and_named() {
 fn the_wasm_stack_limit_is_enforced_and_named() {
     let stack = 64 << 10;
     let (sandbox, module) = load(&hostile(), limits(|l| l.max_wasm_stack = stack));
-    let error = start_run(&sandbox, &module, "DeepRecursionWorkflow", 1).unwrap_err();
+    let error = start_run(&sandbox, &module, "DeepRecursionWorkflow", Vec::new(), 1).unwrap_err();
     assert!(
         matches!(error, ActivationError::StackOverflow { limit, .. } if limit == stack),
         "{error:?}"
@@ -97,7 +97,7 @@ fn the_wasm_stack_limit_is_enforced_and_named() {
 fn the_activation_deadline_is_enforced_and_named() {
     let deadline = Duration::from_millis(200);
     let (sandbox, module) = load(&hostile(), limits(|l| l.activation_deadline = deadline));
-    let error = start_run(&sandbox, &module, "InfiniteLoopWorkflow", 1).unwrap_err();
+    let error = start_run(&sandbox, &module, "InfiniteLoopWorkflow", Vec::new(), 1).unwrap_err();
     assert!(
         matches!(error, ActivationError::DeadlineExceeded { limit, .. } if limit == deadline),
         "{error:?}"
@@ -111,7 +111,7 @@ fn the_activation_deadline_is_enforced_and_named() {
 #[test]
 fn oversized_payloads_are_refused_before_they_reach_temporal() {
     let (sandbox, module) = load(&hostile(), SandboxLimits::default());
-    match start_run(&sandbox, &module, "HugeResultWorkflow", 1) {
+    match start_run(&sandbox, &module, "HugeResultWorkflow", Vec::new(), 1) {
         Err(ActivationError::PayloadTooLarge {
             what, size, limit, ..
         }) => {
@@ -129,11 +129,18 @@ fn healthy_runs_are_unaffected_by_hostile_ones_in_the_same_sandbox() {
     let healthy = sandglass_host::WorkflowModule::from_file(&sandbox, test_component())
         .expect("test component");
     for workflow_type in ["MemoryBombWorkflow", "EnvVarWorkflow", "PanicInRunWorkflow"] {
-        start_run(&sandbox, &hostile, workflow_type, 1).expect_err(workflow_type);
+        start_run(&sandbox, &hostile, workflow_type, Vec::new(), 1).expect_err(workflow_type);
         // `println!`, `SystemTime`, `Instant` and `HashMap` all work in a healthy run: its
         // first activation prints and starts its timer.
-        let commands = start_run(&sandbox, &healthy, "StdDeterminismWorkflow", 1)
-            .expect("a healthy run after a hostile one");
+        let millis = json_argument(&1000u64);
+        let commands = start_run(
+            &sandbox,
+            &healthy,
+            "StdDeterminismWorkflow",
+            vec![millis],
+            1,
+        )
+        .expect("a healthy run after a hostile one");
         assert!(
             matches!(commands.as_slice(), [guest::Command::StartTimer(_)]),
             "{commands:?}"

@@ -26,6 +26,10 @@ pub const COMPONENTS: &[Crate] = &[
         package: "sandglass-test-workflows",
         dir: "tests/workflows",
     },
+    Crate {
+        package: "sandglass-hostile-workflows",
+        dir: "tests/hostile-workflows",
+    },
 ];
 
 /// The greeting example's workflow, which `cargo xtask demo` runs.

@@ -25,7 +25,6 @@ use wasmtime_wasi::cli::{IsTerminal, StdinStream};
 use wasmtime_wasi::filesystem::{Descriptor, Dir};
 use wasmtime_wasi::p2::{InputStream, Pollable, StreamError, StreamResult};
 use wasmtime_wasi::{FsPerms, OpenMode, WasiView};
-use wasmtime_wasi_io::poll::DynPollable;
 
 /// WASI versions the linker defines (wasmtime-wasi 48); guests built against any older
 /// 0.2.x resolve to them.
@@ -89,6 +88,63 @@ impl Forbidden {
     }
 }
 
+/// The functions that trap as soon as they are called: `(interface, function, why)`.
+const TRAPS: &[(&str, &str, Forbidden)] = &[
+    (
+        "wasi:cli/environment",
+        "get-environment",
+        Forbidden::Environment,
+    ),
+    (
+        "wasi:cli/environment",
+        "get-arguments",
+        Forbidden::Arguments,
+    ),
+    ("wasi:cli/exit", "exit", Forbidden::Exit),
+    // `std::thread::sleep` subscribes to the clock, then blocks on the pollable.
+    (
+        "wasi:clocks/monotonic-clock",
+        "subscribe-duration",
+        Forbidden::Sleep,
+    ),
+    (
+        "wasi:clocks/monotonic-clock",
+        "subscribe-instant",
+        Forbidden::Sleep,
+    ),
+    // Waiting in real time would stall the worker thread and could never replay.
+    ("wasi:io/poll", "poll", Forbidden::Blocking),
+    (
+        "wasi:io/poll",
+        "[method]pollable.block",
+        Forbidden::Blocking,
+    ),
+    // Every socket starts with one of these; without them no socket exists to use.
+    (
+        "wasi:sockets/instance-network",
+        "instance-network",
+        Forbidden::Network,
+    ),
+    (
+        "wasi:sockets/tcp-create-socket",
+        "create-tcp-socket",
+        Forbidden::Network,
+    ),
+    (
+        "wasi:sockets/udp-create-socket",
+        "create-udp-socket",
+        Forbidden::Network,
+    ),
+    (
+        "wasi:sockets/ip-name-lookup",
+        "resolve-addresses",
+        Forbidden::Network,
+    ),
+];
+
+/// What `wasi:filesystem/preopens` `get-directories` returns: directories and their paths.
+type Preopens = Vec<(Resource<Descriptor>, String)>;
+
 /// Functions of `wasi:filesystem/types` that act on a descriptor; with no real
 /// descriptors in a sandbox, every call is an attempt to use the file system.
 const FILESYSTEM_METHODS: &[&str] = &[
@@ -131,65 +187,18 @@ pub fn shadow_forbidden<T: WasiView + 'static>(linker: &mut Linker<T>) -> wasmti
 }
 
 fn shadow<T: WasiView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
-    let mut environment = instance(linker, "wasi:cli/environment")?;
-    trap_each(
-        &mut environment,
-        &["get-environment"],
-        Forbidden::Environment,
-    )?;
-    trap_each(&mut environment, &["get-arguments"], Forbidden::Arguments)?;
-    trap_each(
-        &mut instance(linker, "wasi:cli/exit")?,
-        &["exit"],
-        Forbidden::Exit,
-    )?;
-
-    let mut monotonic = instance(linker, "wasi:clocks/monotonic-clock")?;
-    let subscribe = ["subscribe-duration", "subscribe-instant"];
-    trap_each(&mut monotonic, &subscribe, Forbidden::Sleep)?;
-
-    let mut poll = instance(linker, "wasi:io/poll")?;
-    poll.func_wrap(
-        "poll",
-        |_, (_,): (Vec<Resource<DynPollable>>,)| -> wasmtime::Result<(Vec<u32>,)> {
-            Forbidden::Blocking.trap()
-        },
-    )?;
-    poll.func_wrap(
-        "[method]pollable.block",
-        |_, (_,): (Resource<DynPollable>,)| -> wasmtime::Result<()> { Forbidden::Blocking.trap() },
-    )?;
-
-    let network = [
-        ("wasi:sockets/instance-network", "instance-network"),
-        ("wasi:sockets/tcp-create-socket", "create-tcp-socket"),
-        ("wasi:sockets/udp-create-socket", "create-udp-socket"),
-        ("wasi:sockets/ip-name-lookup", "resolve-addresses"),
-    ];
-    for (interface, function) in network {
-        trap_each(
-            &mut instance(linker, interface)?,
-            &[function],
-            Forbidden::Network,
-        )?;
+    for (interface, function, forbidden) in TRAPS {
+        trap(&mut instance(linker, interface)?, function, *forbidden)?;
     }
-
-    let methods: Vec<String> = FILESYSTEM_METHODS
-        .iter()
-        .map(|method| format!("[method]descriptor.{method}"))
-        .collect();
-    let methods: Vec<&str> = methods.iter().map(String::as_str).collect();
-    trap_each(
-        &mut instance(linker, "wasi:filesystem/types")?,
-        &methods,
-        Forbidden::Filesystem,
-    )?;
+    let mut filesystem = instance(linker, "wasi:filesystem/types")?;
+    for method in FILESYSTEM_METHODS {
+        let function = format!("[method]descriptor.{method}");
+        trap(&mut filesystem, &function, Forbidden::Filesystem)?;
+    }
     let root = pseudo_root()?;
     instance(linker, "wasi:filesystem/preopens")?.func_wrap(
         "get-directories",
-        move |mut store: StoreContextMut<'_, T>,
-              (): ()|
-              -> wasmtime::Result<(Vec<(Resource<Descriptor>, String)>,)> {
+        move |mut store: StoreContextMut<'_, T>, (): ()| -> wasmtime::Result<(Preopens,)> {
             let descriptor = store.data_mut().ctx().table.push(root.clone())?;
             Ok((vec![(descriptor, "/".to_owned())],))
         },
@@ -204,16 +213,13 @@ fn instance<'a, T: 'static>(
     linker.instance(&format!("{interface}@{WASI_VERSION}"))
 }
 
-/// Defines each of `functions` as a trap raising `forbidden`, whatever its signature.
-fn trap_each<T: 'static>(
+/// Defines `function` as a trap raising `forbidden`, whatever its signature.
+fn trap<T: 'static>(
     instance: &mut LinkerInstance<'_, T>,
-    functions: &[&str],
+    function: &str,
     forbidden: Forbidden,
 ) -> wasmtime::Result<()> {
-    for function in functions {
-        instance.func_new(function, move |_, _, _, _| forbidden.trap())?;
-    }
-    Ok(())
+    instance.func_new(function, move |_, _, _, _| forbidden.trap())
 }
 
 /// The directory the guest sees at `/`: a descriptor over a handle to nothing (the read

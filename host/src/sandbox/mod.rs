@@ -46,10 +46,13 @@ pub struct SandboxLimits {
     /// like the Python SDK's. Checked at the guest's loop headers and calls to within
     /// 10 ms.
     pub activation_deadline: Duration,
-    /// Most linear memory one instance may grow to. Default 64 MiB.
+    /// Most linear memory one instance may grow to. Default 64 MiB. A refused growth
+    /// that ends the guest is reported as [`ActivationError::MemoryLimit`]. The host
+    /// keeps this much per cached run at worst, so it bounds the cache's memory too.
     pub max_memory_bytes: usize,
     /// Most native stack the guest's wasm may use. Default 512 KiB; deeper recursion
-    /// traps as a stack overflow.
+    /// traps as [`ActivationError::StackOverflow`]. Rust guests also keep a 1 MiB stack
+    /// of their own in linear memory, whose overflow shows as an out-of-bounds access.
     pub max_wasm_stack: usize,
     /// Most stdout (and, separately, stderr) kept per activation; the rest is dropped.
     /// Default 64 KiB.

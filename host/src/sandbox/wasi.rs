@@ -5,7 +5,7 @@
 //! monotonic clock is derived from it, its random bytes come from the run's randomness
 //! seed, and its stdout and stderr are captured for the replay-safe log. Everything else
 //! (environment variables, arguments, files, sockets, stdin, sleeping) traps with a
-//! message naming the deterministic alternative: see [`super::forbidden`].
+//! message naming the deterministic alternative: see [`Forbidden`](super::Forbidden).
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};

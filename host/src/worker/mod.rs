@@ -106,31 +106,19 @@ pub enum WorkerError {
     Poll(#[from] PollError),
 }
 
-enum ModuleSource {
-    File(PathBuf),
-    Loaded(WorkflowModule),
-}
-
 /// Collects modules and activities for a [`Worker`].
 pub struct WorkerBuilder {
     client: Client,
     task_queue: String,
     options: WorkerOptions,
-    modules: Vec<ModuleSource>,
+    modules: Vec<PathBuf>,
     activities: ActivityRegistry,
 }
 
 impl WorkerBuilder {
     /// Serves the workflow types of the component at `path`.
     pub fn workflow_module(mut self, path: impl Into<PathBuf>) -> Self {
-        self.modules.push(ModuleSource::File(path.into()));
-        self
-    }
-
-    /// Serves an already loaded module (it must come from this worker's [`Sandbox`],
-    /// see [`WorkerBuilder::sandbox`]).
-    pub fn loaded_module(mut self, module: WorkflowModule) -> Self {
-        self.modules.push(ModuleSource::Loaded(module));
+        self.modules.push(path.into());
         self
     }
 
@@ -179,7 +167,7 @@ impl WorkerBuilder {
             client,
             task_queue,
             options,
-            modules: sources,
+            modules: paths,
             activities,
         } = self;
         if options.max_cached_workflows > 0 && options.max_concurrent_workflow_tasks < 2 {
@@ -189,7 +177,7 @@ impl WorkerBuilder {
             ));
         }
         let sandbox = Sandbox::new(options.sandbox.clone()).map_err(WorkerError::Sandbox)?;
-        let (modules, first_error) = load_modules(&sandbox, sources).await;
+        let (modules, first_error) = load_modules(&sandbox, paths).await;
         if modules.is_empty() && activities.is_empty() {
             return Err(match first_error {
                 Some(error) => WorkerError::NothingToServe(error),
@@ -266,25 +254,20 @@ impl WorkerBuilder {
 /// not take over a workflow type an earlier one already serves.
 async fn load_modules(
     sandbox: &Sandbox,
-    sources: Vec<ModuleSource>,
+    paths: Vec<PathBuf>,
 ) -> (BTreeMap<String, WorkflowModule>, Option<ModuleError>) {
     let mut by_type = BTreeMap::new();
     let mut first_error = None;
-    for source in sources {
-        let loaded = match source {
-            ModuleSource::Loaded(module) => Ok(module),
-            ModuleSource::File(path) => {
-                let sandbox = sandbox.clone();
-                tokio::task::spawn_blocking(move || WorkflowModule::from_file(&sandbox, path))
-                    .await
-                    .unwrap_or_else(|join_error| {
-                        Err(ModuleError::Read {
-                            path: PathBuf::from("<module loader>"),
-                            source: std::io::Error::other(join_error.to_string()),
-                        })
-                    })
-            }
-        };
+    for path in paths {
+        let loader = sandbox.clone();
+        let loaded = tokio::task::spawn_blocking(move || WorkflowModule::from_file(&loader, path))
+            .await
+            .unwrap_or_else(|join_error| {
+                Err(ModuleError::Read {
+                    path: PathBuf::from("<module loader>"),
+                    source: std::io::Error::other(join_error.to_string()),
+                })
+            });
         match loaded {
             Ok(module) => {
                 tracing::info!(module = module.origin(), digest = module.digest(), workflow_types = ?module.workflow_types(), "loaded workflow module");
