@@ -13,9 +13,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use greeting_activities::{GREET, greet};
 use sandglass_host::testing::{DevServer, ServerError, TimeSkippingServer};
 use sandglass_host::{
-    Client, ConnectionSettings, ShutdownHandle, Worker, WorkerError, WorkflowHandle,
+    Client, ConnectionSettings, ShutdownHandle, Worker, WorkerBuilder, WorkerError, WorkflowHandle,
 };
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 use tokio::task::JoinHandle;
@@ -80,6 +81,24 @@ impl TestEnv {
 
     pub fn address(&self) -> String {
         self.server.address()
+    }
+
+    /// A worker builder serving the greeting example (workflow and `greet` activity);
+    /// add more modules before building.
+    pub fn greeting_worker_builder(&self, task_queue: &str) -> WorkerBuilder {
+        Worker::builder(self.client.clone(), task_queue)
+            .workflow_module(greeting_component())
+            .sync_activity(GREET, |_ctx, name: String| Ok(greet(name)))
+    }
+
+    /// The greeting example's worker, running.
+    pub async fn greeting_worker(&self, task_queue: &str) -> RunningWorker {
+        let worker = self
+            .greeting_worker_builder(task_queue)
+            .build()
+            .await
+            .expect("build the greeting worker");
+        RunningWorker::spawn(worker)
     }
 }
 

@@ -13,10 +13,10 @@
 
 use std::time::{Duration, Instant};
 
-use greeting_activities::{GREET, GREETING_WORKFLOW, greet};
-use sandglass_host::{Client, Worker, WorkflowDefinition, WorkflowHandle, WorkflowOptions};
+use greeting_activities::GREETING_WORKFLOW;
+use sandglass_host::{Client, WorkflowDefinition, WorkflowHandle, WorkflowOptions};
 use sandglass_tests::{
-    RunningWorker, TestEnv, component, greeting_component, unique_task_queue, workflow_task_failure,
+    RunningWorker, TestEnv, component, unique_task_queue, workflow_task_failure,
 };
 
 /// Each attack, and fragments its first workflow task failure must contain.
@@ -138,10 +138,9 @@ async fn timed_greeting(client: &Client, task_queue: &str, id: String) -> Durati
 async fn hostile_workflows_fail_alone_and_the_worker_keeps_serving() {
     let env = TestEnv::start().await;
     let task_queue = unique_task_queue("adversarial");
-    let worker = Worker::builder(env.client.clone(), &task_queue)
+    let worker = env
+        .greeting_worker_builder(&task_queue)
         .workflow_module(component("sandglass-hostile-workflows"))
-        .workflow_module(greeting_component())
-        .sync_activity(GREET, |_ctx, name: String| Ok(greet(name)))
         .build()
         .await
         .expect("build the worker");

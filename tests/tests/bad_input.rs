@@ -18,13 +18,7 @@ use sandglass_tests::{
 async fn unknown_workflow_type_fails_its_task_and_the_worker_keeps_serving() {
     let env = TestEnv::start().await;
     let task_queue = unique_task_queue("unknown-type");
-    let worker = Worker::builder(env.client.clone(), &task_queue)
-        .workflow_module(greeting_component())
-        .sync_activity(GREET, |_ctx, name: String| Ok(greet(name)))
-        .build()
-        .await
-        .expect("build the worker");
-    let worker = RunningWorker::spawn(worker);
+    let worker = env.greeting_worker(&task_queue).await;
 
     const NO_SUCH: WorkflowDefinition<String, String> = WorkflowDefinition::new("NoSuchWorkflow");
     let handle = env

@@ -1,27 +1,15 @@
 //! The seed's greeting app end to end: a Rust client, a Sandglass worker running the
 //! wasm workflow and the native activity, and replay of the recorded history.
 
-use greeting_activities::{GREET, GREETING_WORKFLOW, greet};
-use sandglass_host::{ReplayError, Replayer, Sandbox, Worker, WorkflowModule, WorkflowOptions};
-use sandglass_tests::{
-    RunningWorker, TestEnv, greeting_component, test_component, unique_task_queue,
-};
-
-async fn greeting_worker(env: &TestEnv, task_queue: &str) -> RunningWorker {
-    let worker = Worker::builder(env.client.clone(), task_queue)
-        .workflow_module(greeting_component())
-        .sync_activity(GREET, |_ctx, name: String| Ok(greet(name)))
-        .build()
-        .await
-        .expect("build the greeting worker");
-    RunningWorker::spawn(worker)
-}
+use greeting_activities::GREETING_WORKFLOW;
+use sandglass_host::{ReplayError, Replayer, Sandbox, WorkflowModule, WorkflowOptions};
+use sandglass_tests::{TestEnv, greeting_component, test_component, unique_task_queue};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rust_client_runs_the_seed_greeting_and_its_history_replays() {
     let env = TestEnv::start().await;
     let task_queue = unique_task_queue("greeting");
-    let worker = greeting_worker(&env, &task_queue).await;
+    let worker = env.greeting_worker(&task_queue).await;
 
     let handle = env
         .client
@@ -66,7 +54,7 @@ async fn rust_client_runs_the_seed_greeting_and_its_history_replays() {
 async fn many_greetings_run_concurrently_on_one_worker() {
     let env = TestEnv::start().await;
     let task_queue = unique_task_queue("greeting");
-    let worker = greeting_worker(&env, &task_queue).await;
+    let worker = env.greeting_worker(&task_queue).await;
     let runs = (0..20).map(|i| {
         let client = env.client.clone();
         let task_queue = task_queue.clone();

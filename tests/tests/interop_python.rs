@@ -4,25 +4,18 @@
 
 use std::process::Stdio;
 
-use greeting_activities::{GREET, greet};
 use sandglass_host::{Worker, WorkflowOptions};
 use sandglass_tests::workflows::{REMOTE_GREETING, RemoteGreeting};
 use sandglass_tests::{
-    RunningWorker, TestEnv, greeting_component, python_script, start_python_greet_worker,
-    test_component, unique_task_queue,
+    RunningWorker, TestEnv, python_script, start_python_greet_worker, test_component,
+    unique_task_queue,
 };
 
 #[tokio::test(flavor = "multi_thread")]
 async fn python_client_starts_the_sandglass_greeting_by_name() {
     let env = TestEnv::start().await;
     let task_queue = unique_task_queue("py-client");
-    let worker = Worker::builder(env.client.clone(), &task_queue)
-        .workflow_module(greeting_component())
-        .sync_activity(GREET, |_ctx, name: String| Ok(greet(name)))
-        .build()
-        .await
-        .expect("build the worker");
-    let worker = RunningWorker::spawn(worker);
+    let worker = env.greeting_worker(&task_queue).await;
 
     let address = env.address();
     let output = tokio::task::spawn_blocking(move || {
