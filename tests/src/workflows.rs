@@ -1,7 +1,7 @@
 //! Client-side declarations of the workflows in `tests/workflows`, for the tests that
 //! start them.
 
-use sandglass_host::WorkflowDefinition;
+use sandglass_host::{ActivityDefinition, WorkflowDefinition};
 use serde::{Deserialize, Serialize};
 
 /// Input of `RemoteGreetingWorkflow`: whom to greet, and the task queue whose worker
@@ -27,3 +27,28 @@ pub struct TimerReport {
 /// Sleeps on a durable timer for the given number of milliseconds.
 pub const TIMER_WORKFLOW: WorkflowDefinition<u64, TimerReport> =
     WorkflowDefinition::new("TimerWorkflow");
+
+/// Calls `flaky_until_third` with 100 ms flat retries; returns the activity's result.
+pub const ACTIVITY_RETRY_WORKFLOW: WorkflowDefinition<(), u32> =
+    WorkflowDefinition::new("ActivityRetryWorkflow");
+
+/// Calls `fails_non_retryable` (with a policy that would retry) and propagates its error.
+pub const NON_RETRYABLE_ACTIVITY_WORKFLOW: WorkflowDefinition<(), u32> =
+    WorkflowDefinition::new("NonRetryableActivityWorkflow");
+
+/// Calls `heartbeat_then_stall` with a 1 s heartbeat timeout and quick retries.
+pub const HEARTBEAT_RESUME_WORKFLOW: WorkflowDefinition<(), u32> =
+    WorkflowDefinition::new("HeartbeatResumeWorkflow");
+
+/// Starts the given number of `pool_probe` activities at once and awaits them all.
+pub const ACTIVITY_FAN_OUT_WORKFLOW: WorkflowDefinition<u32, Vec<u32>> =
+    WorkflowDefinition::new("ActivityFanOutWorkflow");
+
+/// The activities those workflows call; the tests register them on their workers.
+pub const FLAKY_UNTIL_THIRD: ActivityDefinition<(), u32> =
+    ActivityDefinition::new("flaky_until_third");
+pub const FAILS_NON_RETRYABLE: ActivityDefinition<(), u32> =
+    ActivityDefinition::new("fails_non_retryable");
+pub const HEARTBEAT_THEN_STALL: ActivityDefinition<(), u32> =
+    ActivityDefinition::new("heartbeat_then_stall");
+pub const POOL_PROBE: ActivityDefinition<u32, u32> = ActivityDefinition::new("pool_probe");

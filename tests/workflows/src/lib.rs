@@ -3,7 +3,8 @@
 //! Each one isolates a behaviour the tests check: calling an activity served by a worker
 //! of another SDK, an activity no worker registered, durable timers, plain `std` reading
 //! the deterministic clock and randomness, and a changed version of the greeting
-//! workflow for replay.
+//! workflow for replay; and activity retries, non-retryable errors, heartbeat timeouts and
+//! fan-out, for the activity tests.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -224,10 +225,132 @@ impl Workflow for ChangedGreetingWorkflow {
     }
 }
 
+const FLAKY_UNTIL_THIRD: ActivityDefinition<(), u32> = ActivityDefinition::new("flaky_until_third");
+const FAILS_NON_RETRYABLE: ActivityDefinition<(), u32> =
+    ActivityDefinition::new("fails_non_retryable");
+const HEARTBEAT_THEN_STALL: ActivityDefinition<(), u32> =
+    ActivityDefinition::new("heartbeat_then_stall");
+const POOL_PROBE: ActivityDefinition<u32, u32> = ActivityDefinition::new("pool_probe");
+
+/// Quick, flat retries, so tests of retrying take well under a second per attempt.
+fn quick_retries(maximum_attempts: u32) -> Option<RetryPolicy> {
+    Some(RetryPolicy {
+        initial_interval: Some(Duration::from_millis(100)),
+        backoff_coefficient: Some(1.0),
+        maximum_interval: Some(Duration::from_millis(100)),
+        maximum_attempts,
+        ..RetryPolicy::default()
+    })
+}
+
+/// Calls `flaky_until_third` with quick retries and returns its result (the attempt
+/// that succeeded).
+pub struct ActivityRetryWorkflow;
+
+impl Workflow for ActivityRetryWorkflow {
+    type Input = ();
+    type Output = u32;
+    const DEFINITION: WorkflowDefinition<(), u32> =
+        WorkflowDefinition::new("ActivityRetryWorkflow");
+
+    fn init(_ctx: &WorkflowContext, _input: &()) -> Self {
+        Self
+    }
+
+    async fn run(self: Rc<Self>, ctx: WorkflowContext, _input: ()) -> WorkflowResult<u32> {
+        let options = ActivityOptions {
+            retry_policy: quick_retries(5),
+            ..ActivityOptions::start_to_close(Duration::from_secs(10))
+        };
+        Ok(ctx.execute_activity(FLAKY_UNTIL_THIRD, (), options).await?)
+    }
+}
+
+/// Calls `fails_non_retryable` with a policy that would retry, and propagates its error.
+pub struct NonRetryableActivityWorkflow;
+
+impl Workflow for NonRetryableActivityWorkflow {
+    type Input = ();
+    type Output = u32;
+    const DEFINITION: WorkflowDefinition<(), u32> =
+        WorkflowDefinition::new("NonRetryableActivityWorkflow");
+
+    fn init(_ctx: &WorkflowContext, _input: &()) -> Self {
+        Self
+    }
+
+    async fn run(self: Rc<Self>, ctx: WorkflowContext, _input: ()) -> WorkflowResult<u32> {
+        let options = ActivityOptions {
+            retry_policy: quick_retries(5),
+            ..ActivityOptions::start_to_close(Duration::from_secs(10))
+        };
+        Ok(ctx
+            .execute_activity(FAILS_NON_RETRYABLE, (), options)
+            .await?)
+    }
+}
+
+/// Calls `heartbeat_then_stall` with a 1 s heartbeat timeout and quick retries.
+pub struct HeartbeatResumeWorkflow;
+
+impl Workflow for HeartbeatResumeWorkflow {
+    type Input = ();
+    type Output = u32;
+    const DEFINITION: WorkflowDefinition<(), u32> =
+        WorkflowDefinition::new("HeartbeatResumeWorkflow");
+
+    fn init(_ctx: &WorkflowContext, _input: &()) -> Self {
+        Self
+    }
+
+    async fn run(self: Rc<Self>, ctx: WorkflowContext, _input: ()) -> WorkflowResult<u32> {
+        let options = ActivityOptions {
+            heartbeat_timeout: Some(Duration::from_secs(1)),
+            retry_policy: quick_retries(3),
+            ..ActivityOptions::start_to_close(Duration::from_secs(30))
+        };
+        Ok(ctx
+            .execute_activity(HEARTBEAT_THEN_STALL, (), options)
+            .await?)
+    }
+}
+
+/// Starts `count` `pool_probe` activities at once, then awaits them in turn.
+pub struct ActivityFanOutWorkflow;
+
+impl Workflow for ActivityFanOutWorkflow {
+    type Input = u32;
+    type Output = Vec<u32>;
+    const DEFINITION: WorkflowDefinition<u32, Vec<u32>> =
+        WorkflowDefinition::new("ActivityFanOutWorkflow");
+
+    fn init(_ctx: &WorkflowContext, _input: &u32) -> Self {
+        Self
+    }
+
+    async fn run(self: Rc<Self>, ctx: WorkflowContext, count: u32) -> WorkflowResult<Vec<u32>> {
+        let started: Vec<_> = (0..count)
+            .map(|i| {
+                let options = ActivityOptions::start_to_close(Duration::from_secs(30));
+                ctx.execute_activity(POOL_PROBE, i, options)
+            })
+            .collect();
+        let mut results = Vec::with_capacity(started.len());
+        for activity in started {
+            results.push(activity.await?);
+        }
+        Ok(results)
+    }
+}
+
 sandglass::export_workflows!(
     RemoteGreetingWorkflow,
     UnregisteredActivityWorkflow,
     TimerWorkflow,
     StdDeterminismWorkflow,
-    ChangedGreetingWorkflow
+    ChangedGreetingWorkflow,
+    ActivityRetryWorkflow,
+    NonRetryableActivityWorkflow,
+    HeartbeatResumeWorkflow,
+    ActivityFanOutWorkflow
 );
