@@ -3,7 +3,7 @@
 //! workflows that sleep for days finish in seconds. A separate binary because these
 //! tests need `temporal-test-server` instead of the dev server.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use greeting_activities::{GREET, greet};
 use sandglass_host::{Worker, WorkflowOptions};
@@ -25,6 +25,17 @@ async fn timer_worker(env: &TimeSkippingEnv, task_queue: &str) -> RunningWorker 
             )
         });
     RunningWorker::spawn(worker)
+}
+
+/// Waits half a second of real time and asserts the server's clock, read since
+/// `before`, has not jumped by `limit` (time skipping is locked).
+async fn assert_clock_held(env: &TimeSkippingEnv, before: SystemTime, limit: Duration, when: &str) {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let meanwhile = env.client.current_time().await.expect("server time");
+    let passed = meanwhile
+        .duration_since(before)
+        .expect("time moves forward");
+    assert!(passed < limit, "the clock skipped {passed:?} {when}");
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -147,15 +158,7 @@ async fn time_stands_still_until_the_test_waits() {
         .expect("start");
     // Nobody waits yet, so the server's clock keeps wall-clock pace and the timer
     // stays pending.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let meanwhile = env.client.current_time().await.expect("server time");
-    let passed = meanwhile
-        .duration_since(before)
-        .expect("time moves forward");
-    assert!(
-        passed < one_hour,
-        "the clock skipped {passed:?} before anyone waited"
-    );
+    assert_clock_held(&env, before, one_hour, "before anyone waited").await;
 
     let report = handle.result().await.expect("workflow result");
     assert!(report.slept_ms >= millis(one_hour), "{report:?}");
@@ -208,15 +211,7 @@ async fn a_dropped_result_locks_time_again() {
 
     let worker = timer_worker(&env, &task_queue).await;
     let before = env.client.current_time().await.expect("server time");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let meanwhile = env.client.current_time().await.expect("server time");
-    let passed = meanwhile
-        .duration_since(before)
-        .expect("time moves forward");
-    assert!(
-        passed < one_hour,
-        "the clock skipped {passed:?} after the wait was dropped"
-    );
+    assert_clock_held(&env, before, one_hour, "after the wait was dropped").await;
 
     // A new wait unlocks again (an unbalanced unlock would fail here).
     let report = handle.result().await.expect("workflow result");

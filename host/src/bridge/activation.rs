@@ -115,11 +115,10 @@ pub fn route_activation(
                     .host_commands
                     .push(Command::RespondToQuery(QueryResult {
                         query_id: query.query_id,
-                        variant: Some(query_result::Variant::Failed(unsupported(format!(
-                            "query `{}`: workflows built against {WIT_PACKAGE} define no query \
-                         handlers",
-                            query.query_type
-                        )))),
+                        variant: Some(query_result::Variant::Failed(no_handler(
+                            "query",
+                            &query.query_type,
+                        ))),
                     }))
             }
             Job::DoUpdate(update) => {
@@ -127,11 +126,10 @@ pub fn route_activation(
                     .host_commands
                     .push(Command::UpdateResponse(UpdateResponse {
                         protocol_instance_id: update.protocol_instance_id,
-                        response: Some(update_response::Response::Rejected(unsupported(format!(
-                            "update `{}`: workflows built against {WIT_PACKAGE} define no update \
-                         handlers",
-                            update.name
-                        )))),
+                        response: Some(update_response::Response::Rejected(no_handler(
+                            "update",
+                            &update.name,
+                        ))),
                     }))
             }
             Job::SignalWorkflow(_) => routed.dropped.push("signal"),
@@ -176,9 +174,12 @@ pub fn route_activation(
     Ok(routed)
 }
 
-fn unsupported(message: String) -> Failure {
+/// The failure for a query or update this contract version cannot route to the guest.
+fn no_handler(kind: &str, name: &str) -> Failure {
     Failure {
-        message,
+        message: format!(
+            "{kind} `{name}`: workflows built against {WIT_PACKAGE} define no {kind} handlers"
+        ),
         source: FAILURE_SOURCE.into(),
         ..Default::default()
     }
