@@ -1,5 +1,7 @@
-//! Scheduling activities: their options, and the future that waits for their result.
+//! Scheduling activities and local activities: their options, and the handle that
+//! waits for their result or cancels them.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
@@ -10,7 +12,8 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use crate::bindings::exports::sandglass::workflow::guest::{
-    ActivityCancellationType as WitCancellationType, ActivityResolution, Command, ScheduleActivity,
+    ActivityCancellationType as WitCancellationType, ActivityResolution, Command,
+    LocalActivityBackoff, ScheduleActivity, ScheduleLocalActivity, StartTimer,
 };
 use crate::bindings::sandglass::workflow::types::{Payload, RetryPolicy as WitRetryPolicy};
 use crate::error::ActivityError;
@@ -60,6 +63,9 @@ pub struct ActivityOptions {
     pub activity_id: Option<String>,
     /// What cancelling the activity does. Default: [`ActivityCancellationType::TryCancel`].
     pub cancellation_type: ActivityCancellationType,
+    /// Temporal's priority key, 1 (highest) to 5; tasks with a lower key are dispatched
+    /// first. Default: `None`, the server's default (3).
+    pub priority: Option<u32>,
 }
 
 impl ActivityOptions {
@@ -72,9 +78,71 @@ impl ActivityOptions {
     }
 
     fn has_close_timeout(&self) -> bool {
-        let set = |timeout: Option<Duration>| timeout.is_some_and(|t| !t.is_zero());
-        set(self.start_to_close_timeout) || set(self.schedule_to_close_timeout)
+        has_close_timeout(self.start_to_close_timeout, self.schedule_to_close_timeout)
     }
+}
+
+/// How the worker running the workflow runs one local activity.
+///
+/// A local activity runs on the workflow's own worker, inside the workflow task: no
+/// activity task goes through the server, and its result is recorded as a marker. Use it
+/// for short work (well under the workflow task timeout per attempt) where the
+/// round-trips of a normal activity would dominate. Like [`ActivityOptions`], it needs a
+/// start-to-close or schedule-to-close timeout.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LocalActivityOptions {
+    /// The longest one attempt may run. Default: unset; set it or
+    /// `schedule_to_close_timeout`.
+    pub start_to_close_timeout: Option<Duration>,
+    /// The longest the activity may take, all attempts included. Default: unset.
+    pub schedule_to_close_timeout: Option<Duration>,
+    /// The longest an attempt may wait for a free activity slot on the worker. Default:
+    /// unset.
+    pub schedule_to_start_timeout: Option<Duration>,
+    /// How failed attempts are retried. Default: `None` (retry forever with exponential
+    /// backoff from 1 s).
+    pub retry_policy: Option<RetryPolicy>,
+    /// Retries due sooner than this wait inside the worker; later ones wait on a durable
+    /// workflow timer, so a long backoff survives the worker. Default: `None`, one minute.
+    pub local_retry_threshold: Option<Duration>,
+    /// The activity id. Default: `None`, its sequence number in the run.
+    pub activity_id: Option<String>,
+    /// What cancelling the activity does. Default:
+    /// [`ActivityCancellationType::WaitCancellationCompleted`], as core recommends for
+    /// local activities (the worker that would confirm it is this one).
+    pub cancellation_type: ActivityCancellationType,
+}
+
+impl Default for LocalActivityOptions {
+    fn default() -> Self {
+        Self {
+            start_to_close_timeout: None,
+            schedule_to_close_timeout: None,
+            schedule_to_start_timeout: None,
+            retry_policy: None,
+            local_retry_threshold: None,
+            activity_id: None,
+            cancellation_type: ActivityCancellationType::WaitCancellationCompleted,
+        }
+    }
+}
+
+impl LocalActivityOptions {
+    /// Options with the given start-to-close timeout and every other field at its default.
+    pub fn start_to_close(timeout: Duration) -> Self {
+        Self {
+            start_to_close_timeout: Some(timeout),
+            ..Self::default()
+        }
+    }
+}
+
+fn has_close_timeout(
+    start_to_close: Option<Duration>,
+    schedule_to_close: Option<Duration>,
+) -> bool {
+    let set = |timeout: Option<Duration>| timeout.is_some_and(|t| !t.is_zero());
+    set(start_to_close) || set(schedule_to_close)
 }
 
 /// How Temporal retries a failed activity attempt. Unset fields take the server's
@@ -107,8 +175,7 @@ impl RetryPolicy {
     }
 }
 
-/// What cancelling a running activity does. (Cancellation itself is not in this version
-/// of the SDK; the setting is sent to Temporal so it applies once it is.)
+/// What [`ActivityHandle::cancel`] does to a running activity.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum ActivityCancellationType {
     /// Ask the activity to stop, and report it cancelled at once.
@@ -131,33 +198,110 @@ impl ActivityCancellationType {
 }
 
 /// Issues the `schedule-activity` command (or finds the options invalid) and returns the
-/// future of its result. See [`WorkflowContext::execute_activity`](crate::WorkflowContext::execute_activity).
+/// handle of its result. See [`WorkflowContext::execute_activity`](crate::WorkflowContext::execute_activity).
 pub(crate) fn schedule<O: DeserializeOwned>(
     shared: &Rc<Shared>,
     activity_type: &'static str,
     arguments: Result<Vec<Payload>, serde_json::Error>,
     options: ActivityOptions,
-) -> ActivityFuture<O> {
-    let rejected = |error: ActivityError| ActivityFuture {
-        shared: shared.clone(),
-        activity_type,
-        state: FutureState::Rejected(Some(error)),
-        output: PhantomData,
+) -> ActivityHandle<O> {
+    let handle = |stage: Stage, local: Option<Box<ScheduleLocalActivity>>| {
+        ActivityHandle::new(shared, activity_type, stage, local)
     };
     if !options.has_close_timeout() {
-        return rejected(ActivityError::local(
-            "InvalidActivityOptions",
-            format!(
-                "activity {activity_type:?} was not scheduled: set start_to_close_timeout or \
-                 schedule_to_close_timeout in its ActivityOptions (Temporal requires one)"
-            ),
-        ));
+        return handle(Stage::Rejected(Some(missing_timeout(activity_type))), None);
     }
-    let arguments = match arguments {
-        Ok(arguments) => arguments,
+    let Some(arguments) = encoded(shared, activity_type, arguments) else {
+        return handle(Stage::Done, None);
+    };
+    let mut state = shared.state.borrow_mut();
+    let seq = state.activities.allocate();
+    state.push_command(Command::ScheduleActivity(ScheduleActivity {
+        seq,
+        activity_id: options.activity_id.unwrap_or_else(|| seq.to_string()),
+        activity_type: activity_type.to_owned(),
+        task_queue: options.task_queue,
+        arguments,
+        schedule_to_close_timeout: options.schedule_to_close_timeout.map(to_wit_duration),
+        schedule_to_start_timeout: options.schedule_to_start_timeout.map(to_wit_duration),
+        start_to_close_timeout: options.start_to_close_timeout.map(to_wit_duration),
+        heartbeat_timeout: options.heartbeat_timeout.map(to_wit_duration),
+        retry_policy: options.retry_policy.as_ref().map(RetryPolicy::to_wit),
+        cancellation_type: options.cancellation_type.to_wit(),
+        priority: options.priority,
+    }));
+    drop(state);
+    handle(Stage::Scheduled(seq), None)
+}
+
+/// Issues the `schedule-local-activity` command (or finds the options invalid) and
+/// returns the handle of its result. See
+/// [`WorkflowContext::execute_local_activity`](crate::WorkflowContext::execute_local_activity).
+pub(crate) fn schedule_local<O: DeserializeOwned>(
+    shared: &Rc<Shared>,
+    activity_type: &'static str,
+    arguments: Result<Vec<Payload>, serde_json::Error>,
+    options: LocalActivityOptions,
+) -> ActivityHandle<O> {
+    if !has_close_timeout(
+        options.start_to_close_timeout,
+        options.schedule_to_close_timeout,
+    ) {
+        let error = missing_timeout(activity_type);
+        return ActivityHandle::new(shared, activity_type, Stage::Rejected(Some(error)), None);
+    }
+    let Some(arguments) = encoded(shared, activity_type, arguments) else {
+        return ActivityHandle::new(shared, activity_type, Stage::Done, None);
+    };
+    let mut command = ScheduleLocalActivity {
+        seq: 0,
+        activity_id: String::new(),
+        activity_type: activity_type.to_owned(),
+        arguments,
+        attempt: 1,
+        original_schedule_time: None,
+        schedule_to_close_timeout: options.schedule_to_close_timeout.map(to_wit_duration),
+        schedule_to_start_timeout: options.schedule_to_start_timeout.map(to_wit_duration),
+        start_to_close_timeout: options.start_to_close_timeout.map(to_wit_duration),
+        retry_policy: options.retry_policy.as_ref().map(RetryPolicy::to_wit),
+        local_retry_threshold: options.local_retry_threshold.map(to_wit_duration),
+        cancellation_type: options.cancellation_type.to_wit(),
+    };
+    let mut state = shared.state.borrow_mut();
+    let seq = state.activities.allocate();
+    command.seq = seq;
+    // Retries after a timer backoff keep the first attempt's id, as in other SDKs.
+    command.activity_id = options.activity_id.unwrap_or_else(|| seq.to_string());
+    state.push_command(Command::ScheduleLocalActivity(command.clone()));
+    drop(state);
+    ActivityHandle::new(
+        shared,
+        activity_type,
+        Stage::Scheduled(seq),
+        Some(Box::new(command)),
+    )
+}
+
+fn missing_timeout(activity_type: &str) -> ActivityError {
+    ActivityError::local(
+        "InvalidActivityOptions",
+        format!(
+            "activity {activity_type:?} was not scheduled: set start_to_close_timeout or \
+             schedule_to_close_timeout in its options (Temporal requires one)"
+        ),
+    )
+}
+
+/// The encoded arguments, or `None` after failing the task because they do not encode:
+/// a bug in the workflow's types, not the activity's failure, so fixed code can go on.
+fn encoded(
+    shared: &Shared,
+    activity_type: &str,
+    arguments: Result<Vec<Payload>, serde_json::Error>,
+) -> Option<Vec<Payload>> {
+    match arguments {
+        Ok(arguments) => Some(arguments),
         Err(error) => {
-            // A bug in the workflow's types, not the activity's failure: fail the task
-            // (like a result that does not decode), so fixed code can go on.
             shared.state.borrow_mut().fail_task(
                 "PayloadEncodeError",
                 format!(
@@ -166,77 +310,191 @@ pub(crate) fn schedule<O: DeserializeOwned>(
                     shared.info.workflow_type
                 ),
             );
-            return ActivityFuture {
-                shared: shared.clone(),
-                activity_type,
-                state: FutureState::Done,
-                output: PhantomData,
-            };
+            None
         }
-    };
-    let seq = {
-        let mut state = shared.state.borrow_mut();
-        let seq = state.activities.allocate();
-        state.push_command(Command::ScheduleActivity(ScheduleActivity {
-            seq,
-            activity_id: options.activity_id.unwrap_or_else(|| seq.to_string()),
-            activity_type: activity_type.to_owned(),
-            task_queue: options.task_queue,
-            arguments,
-            schedule_to_close_timeout: options.schedule_to_close_timeout.map(to_wit_duration),
-            schedule_to_start_timeout: options.schedule_to_start_timeout.map(to_wit_duration),
-            start_to_close_timeout: options.start_to_close_timeout.map(to_wit_duration),
-            heartbeat_timeout: options.heartbeat_timeout.map(to_wit_duration),
-            retry_policy: options.retry_policy.as_ref().map(RetryPolicy::to_wit),
-            cancellation_type: options.cancellation_type.to_wit(),
-        }));
-        seq
-    };
-    ActivityFuture {
-        shared: shared.clone(),
-        activity_type,
-        state: FutureState::Scheduled(seq),
-        output: PhantomData,
     }
 }
 
-/// The result of one scheduled activity.
-pub(crate) struct ActivityFuture<O> {
+/// A scheduled activity or local activity: await it for its result, or
+/// [`cancel`](Self::cancel) it.
+///
+/// Returned by [`WorkflowContext::execute_activity`](crate::WorkflowContext::execute_activity)
+/// and [`WorkflowContext::execute_local_activity`](crate::WorkflowContext::execute_local_activity).
+/// The command is issued when the handle is made, not when it is first polled.
+///
+/// # Cancel safety
+///
+/// Dropping the handle does not cancel the activity: Temporal still runs it and its
+/// result is ignored. Call [`cancel`](Self::cancel) to stop it.
+#[must_use = "an activity handle does nothing unless awaited or cancelled"]
+pub struct ActivityHandle<O> {
     shared: Rc<Shared>,
     activity_type: &'static str,
-    state: FutureState,
+    stage: RefCell<Stage>,
+    /// For a local activity: the command to schedule again after a timer backoff.
+    local: Option<Box<ScheduleLocalActivity>>,
+    cancel_requested: std::cell::Cell<bool>,
     output: PhantomData<fn() -> O>,
 }
 
-enum FutureState {
+enum Stage {
     /// Not scheduled because of its options; the error is handed out on the first poll.
     Rejected(Option<ActivityError>),
-    /// Scheduled with this seq; waiting for the host to resolve it.
+    /// Scheduled with this activity seq; waiting for the host to resolve it.
     Scheduled(u32),
+    /// A local activity waiting on timer `timer` before its next attempt.
+    BackingOff {
+        timer: u32,
+        backoff: LocalActivityBackoff,
+    },
+    /// Cancelled while backing off; the cancellation is handed out on the next poll.
+    CancelledWhileBackingOff,
     /// The result has been handed out, or the task is failing (an input that did not
     /// encode, a result that did not decode): pending forever.
     Done,
 }
 
-impl<O: DeserializeOwned> Future for ActivityFuture<O> {
+impl<O> ActivityHandle<O> {
+    fn new(
+        shared: &Rc<Shared>,
+        activity_type: &'static str,
+        stage: Stage,
+        local: Option<Box<ScheduleLocalActivity>>,
+    ) -> Self {
+        Self {
+            shared: shared.clone(),
+            activity_type,
+            stage: RefCell::new(stage),
+            local,
+            cancel_requested: std::cell::Cell::new(false),
+            output: PhantomData,
+        }
+    }
+
+    /// Asks Temporal to cancel the activity, as its
+    /// [`ActivityCancellationType`] says. The handle still resolves: with an error whose
+    /// [`is_cancelled`](ActivityError::is_cancelled) is true, or with the activity's own
+    /// result if it finished first. Calling it again, or after the result arrived, does
+    /// nothing.
+    ///
+    /// A running activity learns of the request through its heartbeats, so cancel only
+    /// activities that heartbeat (local activities learn of it directly).
+    pub fn cancel(&self) {
+        if self.cancel_requested.replace(true) {
+            return;
+        }
+        let mut stage = self.stage.borrow_mut();
+        let mut state = self.shared.state.borrow_mut();
+        // A resolution (or timer) may have arrived in this activation before the handle
+        // saw it; then there is nothing left to cancel in Temporal.
+        match &*stage {
+            Stage::Scheduled(seq) => match state.activities.ready(*seq) {
+                None => {
+                    let command = if self.local.is_some() {
+                        Command::RequestCancelLocalActivity(*seq)
+                    } else {
+                        Command::RequestCancelActivity(*seq)
+                    };
+                    state.push_command(command);
+                }
+                Some(ActivityResolution::Backoff(_)) => {
+                    state.activities.abandon(*seq);
+                    *stage = Stage::CancelledWhileBackingOff;
+                }
+                // The activity ended first; its result stands.
+                Some(_) => {}
+            },
+            Stage::BackingOff { timer, .. } => {
+                let timer = *timer;
+                if state.timers.is_waiting(timer) {
+                    state.push_command(Command::CancelTimer(timer));
+                }
+                let waker = state.timers.cancel(timer);
+                *stage = Stage::CancelledWhileBackingOff;
+                drop(state);
+                if let Some(waker) = waker {
+                    waker.wake();
+                }
+            }
+            Stage::Rejected(_) | Stage::CancelledWhileBackingOff | Stage::Done => {}
+        }
+    }
+}
+
+impl<O: DeserializeOwned> Future for ActivityHandle<O> {
     type Output = Result<O, ActivityError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let seq = match &mut this.state {
-            FutureState::Rejected(error) => {
-                let error = error.take();
-                this.state = FutureState::Done;
-                return error.map_or(Poll::Pending, |error| Poll::Ready(Err(error)));
+        loop {
+            let stage = std::mem::replace(this.stage.get_mut(), Stage::Done);
+            match stage {
+                Stage::Rejected(error) => {
+                    return error.map_or(Poll::Pending, |error| Poll::Ready(Err(error)));
+                }
+                Stage::Done => return Poll::Pending,
+                Stage::CancelledWhileBackingOff => {
+                    return Poll::Ready(Err(ActivityError::cancelled_before_retry(
+                        this.activity_type,
+                    )));
+                }
+                Stage::Scheduled(seq) => {
+                    let polled = this.shared.state.borrow_mut().activities.poll(seq, cx);
+                    let Poll::Ready(resolution) = polled else {
+                        *this.stage.get_mut() = Stage::Scheduled(seq);
+                        return Poll::Pending;
+                    };
+                    match resolution {
+                        ActivityResolution::Backoff(backoff) => this.back_off(seq, backoff),
+                        other => return this.resolved(seq, other),
+                    }
+                }
+                Stage::BackingOff { timer, backoff } => {
+                    let polled = this.shared.state.borrow_mut().timers.poll(timer, cx);
+                    if polled.is_pending() {
+                        *this.stage.get_mut() = Stage::BackingOff { timer, backoff };
+                        return Poll::Pending;
+                    }
+                    this.retry_local(backoff);
+                }
             }
-            FutureState::Scheduled(seq) => *seq,
-            FutureState::Done => return Poll::Pending,
+        }
+    }
+}
+
+impl<O: DeserializeOwned> ActivityHandle<O> {
+    /// A local activity must wait before its next attempt: start the timer.
+    fn back_off(&mut self, seq: u32, backoff: LocalActivityBackoff) {
+        let mut state = self.shared.state.borrow_mut();
+        if self.local.is_none() {
+            state.fail_task(
+                "SandglassProtocolError",
+                format!("resolve-activity: activity {seq} is not local but was told to back off"),
+            );
+            return;
+        }
+        let timer = state.timers.allocate();
+        state.push_command(Command::StartTimer(StartTimer {
+            seq: timer,
+            duration: backoff.backoff,
+        }));
+        *self.stage.get_mut() = Stage::BackingOff { timer, backoff };
+    }
+
+    /// The backoff timer fired: schedule the next attempt under a new seq.
+    fn retry_local(&mut self, backoff: LocalActivityBackoff) {
+        let Some(command) = self.local.as_deref_mut() else {
+            return;
         };
-        let polled = this.shared.state.borrow_mut().activities.poll(seq, cx);
-        let Poll::Ready(resolution) = polled else {
-            return Poll::Pending;
-        };
-        this.state = FutureState::Done;
+        let mut state = self.shared.state.borrow_mut();
+        command.seq = state.activities.allocate();
+        command.attempt = backoff.attempt;
+        command.original_schedule_time = backoff.original_schedule_time;
+        state.push_command(Command::ScheduleLocalActivity(command.clone()));
+        *self.stage.get_mut() = Stage::Scheduled(command.seq);
+    }
+
+    fn resolved(&self, seq: u32, resolution: ActivityResolution) -> Poll<Result<O, ActivityError>> {
         match resolution {
             ActivityResolution::Completed(result) => {
                 match payload::decode_optional::<O>(result.as_ref()) {
@@ -247,11 +505,11 @@ impl<O: DeserializeOwned> Future for ActivityFuture<O> {
                         let message = format!(
                             "workflow {:?}: the result of activity {:?} (seq {seq}) does not \
                              decode as `{}`: {error}",
-                            this.shared.info.workflow_type,
-                            this.activity_type,
+                            self.shared.info.workflow_type,
+                            self.activity_type,
                             std::any::type_name::<O>(),
                         );
-                        this.shared
+                        self.shared
                             .state
                             .borrow_mut()
                             .fail_task("PayloadDecodeError", message);
@@ -265,16 +523,20 @@ impl<O: DeserializeOwned> Future for ActivityFuture<O> {
             ActivityResolution::Cancelled(failure) => {
                 Poll::Ready(Err(ActivityError::from_host(failure, true)))
             }
+            ActivityResolution::Backoff(_) => Poll::Pending,
         }
     }
 }
 
-impl<O> Drop for ActivityFuture<O> {
+impl<O> Drop for ActivityHandle<O> {
     fn drop(&mut self) {
-        if let FutureState::Scheduled(seq) = self.state
-            && let Ok(mut state) = self.shared.state.try_borrow_mut()
-        {
-            state.activities.abandon(seq);
+        let Ok(mut state) = self.shared.state.try_borrow_mut() else {
+            return;
+        };
+        match self.stage.get_mut() {
+            Stage::Scheduled(seq) => state.activities.abandon(*seq),
+            Stage::BackingOff { timer, .. } => state.timers.abandon(*timer),
+            _ => {}
         }
     }
 }

@@ -7,10 +7,10 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::activity::ActivityHandle;
 use crate::bindings::exports::sandglass::workflow::guest::Command;
-use crate::error::ActivityError;
 use crate::state::{Shared, TaskFailure};
-use crate::{ActivityDefinition, ActivityOptions, activity, payload, timer};
+use crate::{ActivityDefinition, ActivityOptions, LocalActivityOptions, activity, payload, timer};
 
 /// Facts about the run, fixed for its lifetime.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -114,29 +114,46 @@ impl WorkflowContext {
         timer::start(&self.shared, duration)
     }
 
-    /// Runs an activity and waits for its result.
+    /// Runs an activity; await the handle for its result, or cancel it.
     ///
     /// The `schedule-activity` command is issued by this call, not by the first poll, so
-    /// activities started one after another run concurrently however their futures are
+    /// activities started one after another run concurrently however their handles are
     /// awaited. Options without a start-to-close or schedule-to-close timeout schedule
-    /// nothing: the future resolves at once with an [`ActivityError`] saying so.
+    /// nothing: the handle resolves at once with an [`ActivityError`](crate::ActivityError) saying so.
     ///
     /// An input that does not encode as JSON, or a result that does not decode as `O`,
     /// does not fail the workflow: it fails the workflow task with a message naming the
-    /// workflow type and the activity, and the future never resolves.
+    /// workflow type and the activity, and the handle never resolves.
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future does not cancel the activity (this version of the SDK cannot):
-    /// Temporal still runs it, and its result is ignored.
+    /// Dropping the handle does not cancel the activity: Temporal still runs it, and its
+    /// result is ignored. [`ActivityHandle::cancel`] cancels it.
     pub fn execute_activity<I: Serialize, O: DeserializeOwned>(
         &self,
         activity: ActivityDefinition<I, O>,
         input: I,
         options: ActivityOptions,
-    ) -> impl Future<Output = Result<O, ActivityError>> + use<I, O> {
+    ) -> ActivityHandle<O> {
         let arguments = payload::encode_arguments(&input);
         activity::schedule(&self.shared, activity.name(), arguments, options)
+    }
+
+    /// Runs an activity as a local activity, on this workflow's worker; await the handle
+    /// for its result, or cancel it.
+    ///
+    /// Everything [`execute_activity`](Self::execute_activity) says holds, except that
+    /// no activity task goes through the server: the worker runs the activity inside the
+    /// workflow task and records its result in a marker. Retries whose backoff exceeds
+    /// the local retry threshold wait on a durable timer the handle starts for you.
+    pub fn execute_local_activity<I: Serialize, O: DeserializeOwned>(
+        &self,
+        activity: ActivityDefinition<I, O>,
+        input: I,
+        options: LocalActivityOptions,
+    ) -> ActivityHandle<O> {
+        let arguments = payload::encode_arguments(&input);
+        activity::schedule_local(&self.shared, activity.name(), arguments, options)
     }
 }
 

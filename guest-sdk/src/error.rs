@@ -194,6 +194,22 @@ impl ActivityError {
         Self { frames, cancelled }
     }
 
+    /// A local activity cancelled while it waited on a timer for its next attempt: no
+    /// attempt was running, so the cancellation is the workflow's own.
+    pub(crate) fn cancelled_before_retry(activity_type: &str) -> Self {
+        Self {
+            frames: vec![FailureFrame {
+                message: format!(
+                    "local activity {activity_type:?} was cancelled while waiting to retry"
+                ),
+                source: SOURCE.to_owned(),
+                stack_trace: String::new(),
+                info: FailureInfo::Canceled(Vec::new()),
+            }],
+            cancelled: true,
+        }
+    }
+
     /// A failure found before the activity was scheduled (options Temporal would reject);
     /// it is non-retryable, since retrying cannot fix the workflow's code.
     pub(crate) fn local(error_type: &str, message: String) -> Self {

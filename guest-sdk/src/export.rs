@@ -62,6 +62,9 @@ macro_rules! export_workflows {
                 }
             }
 
+            // Only a wasm build exports: the export names are not valid native symbols,
+            // and a native build of a workflow crate (`cargo build --workspace`) must link.
+            #[cfg(target_arch = "wasm32")]
             $crate::__private::export_guest!(SandglassWorkflows with_types_in $crate::bindings);
         };
     };

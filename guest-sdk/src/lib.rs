@@ -86,7 +86,9 @@ mod time;
 mod timer;
 mod workflow;
 
-pub use activity::{ActivityCancellationType, ActivityOptions, RetryPolicy};
+pub use activity::{
+    ActivityCancellationType, ActivityHandle, ActivityOptions, LocalActivityOptions, RetryPolicy,
+};
 pub use context::{WorkflowContext, WorkflowInfo};
 pub use error::{ActivityError, WorkflowError, WorkflowResult};
 pub use sandglass_declare::{ActivityDefinition, WorkflowDefinition};

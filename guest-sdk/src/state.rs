@@ -196,6 +196,28 @@ impl<T> Slots<T> {
         }
     }
 
+    /// The result for `seq`, if it has arrived and not been taken.
+    pub(crate) fn ready(&self, seq: u32) -> Option<&T> {
+        match self.slots.get(&seq) {
+            Some(Slot::Ready(value)) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// Whether `seq` is still waiting for its result.
+    pub(crate) fn is_waiting(&self, seq: u32) -> bool {
+        matches!(self.slots.get(&seq), Some(Slot::Waiting(_)))
+    }
+
+    /// Forgets `seq` because its command was cancelled and the host will never resolve
+    /// it; returns the waker of whoever waited, to call once no borrow is held.
+    pub(crate) fn cancel(&mut self, seq: u32) -> Option<Waker> {
+        match self.slots.remove(&seq) {
+            Some(Slot::Waiting(waker)) => waker,
+            _ => None,
+        }
+    }
+
     /// The future for `seq` is gone: a result that has arrived is dropped, one that has
     /// not will be dropped when it arrives.
     pub(crate) fn abandon(&mut self, seq: u32) {

@@ -8,16 +8,18 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::bindings::exports::sandglass::workflow::guest::LocalActivityBackoff;
 use crate::bindings::exports::sandglass::workflow::guest::{
     Activation, ActivityResolution, Command, Initialize, Job, ResolveActivity,
 };
+use crate::bindings::sandglass::workflow::types::Duration as WitDuration;
 use crate::bindings::sandglass::workflow::types::{
     ActivityFailure, ApplicationFailure, Failure, FailureFrame, FailureInfo, Payload, Timestamp,
 };
 use crate::runtime::{Runtime, WorkflowEntry};
 use crate::{
-    ActivityDefinition, ActivityOptions, Workflow, WorkflowContext, WorkflowDefinition,
-    WorkflowError, WorkflowResult, payload,
+    ActivityDefinition, ActivityOptions, LocalActivityOptions, Workflow, WorkflowContext,
+    WorkflowDefinition, WorkflowError, WorkflowResult, payload,
 };
 
 const GREET: ActivityDefinition<String, String> = ActivityDefinition::new("greet");
@@ -132,10 +134,55 @@ impl Workflow for Failing {
     }
 }
 
+/// A local activity, or a cancelled activity, chosen by its input; returns what the
+/// activity said or `"cancelled"`.
+struct Cancelling;
+
+impl Workflow for Cancelling {
+    type Input = String;
+    type Output = String;
+    const DEFINITION: WorkflowDefinition<String, String> = WorkflowDefinition::new("Cancelling");
+
+    fn init(_ctx: &WorkflowContext, _how: &String) -> Self {
+        Cancelling
+    }
+
+    async fn run(self: Rc<Self>, ctx: WorkflowContext, how: String) -> WorkflowResult<String> {
+        let handle = if how.starts_with("local") {
+            let options = LocalActivityOptions {
+                local_retry_threshold: Some(Duration::from_secs(10)),
+                ..LocalActivityOptions::start_to_close(Duration::from_secs(5))
+            };
+            ctx.execute_local_activity(GREET, how.clone(), options)
+        } else {
+            ctx.execute_activity(GREET, how.clone(), thirty_seconds())
+        };
+        let mut handle = handle;
+        let result = if how.ends_with("cancel after a timer") {
+            match timer_first(ctx.sleep(Duration::from_secs(1)), &mut handle).await {
+                Some(result) => result,
+                None => {
+                    handle.cancel();
+                    handle.cancel(); // a second call does nothing
+                    handle.await
+                }
+            }
+        } else {
+            handle.await
+        };
+        match result {
+            Ok(greeting) => Ok(greeting),
+            Err(error) if error.is_cancelled() => Ok("cancelled".to_owned()),
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
 const WORKFLOWS: &[WorkflowEntry] = &[
     WorkflowEntry::of::<Greeting>(),
     WorkflowEntry::of::<Sampler>(),
     WorkflowEntry::of::<Failing>(),
+    WorkflowEntry::of::<Cancelling>(),
 ];
 
 // ---- helpers ----------------------------------------------------------------------------
@@ -178,6 +225,32 @@ fn completed<T: serde::Serialize>(seq: u32, value: &T) -> Job {
     Job::ResolveActivity(ResolveActivity {
         seq,
         resolution: ActivityResolution::Completed(Some(json(value))),
+    })
+}
+
+fn backoff(seq: u32, attempt: u32, seconds: u64) -> Job {
+    Job::ResolveActivity(ResolveActivity {
+        seq,
+        resolution: ActivityResolution::Backoff(LocalActivityBackoff {
+            attempt,
+            backoff: WitDuration { seconds, nanos: 0 },
+            original_schedule_time: Some(Timestamp {
+                seconds: 100,
+                nanos: 0,
+            }),
+        }),
+    })
+}
+
+fn cancelled(seq: u32) -> Job {
+    Job::ResolveActivity(ResolveActivity {
+        seq,
+        resolution: ActivityResolution::Cancelled(vec![FailureFrame {
+            message: "Activity cancelled".to_owned(),
+            source: String::new(),
+            stack_trace: String::new(),
+            info: FailureInfo::Canceled(Vec::new()),
+        }]),
     })
 }
 
@@ -231,6 +304,21 @@ fn scheduled(commands: &[Command]) -> Vec<(u32, String, Payload)> {
 
 fn message(failure: &Failure) -> &str {
     &failure[0].message
+}
+
+/// Waits for `timer` or `other`, whichever is first (as `futures::select!` does, biased
+/// to the timer): `None` if the timer fired, else `other`'s output.
+fn timer_first<O>(
+    timer: impl Future<Output = ()>,
+    other: &mut (impl Future<Output = O> + Unpin),
+) -> impl Future<Output = Option<O>> {
+    let mut timer = Box::pin(timer);
+    std::future::poll_fn(move |cx: &mut Context<'_>| {
+        if timer.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Pin::new(&mut *other).poll(cx).map(Some)
+    })
 }
 
 /// Both futures to completion, polled in order (what `futures::join!` does).
@@ -482,7 +570,7 @@ fn unknown_workflow_type_lists_the_defined_ones() {
     let text = message(&failure);
     assert!(text.contains("\"Nope\""), "{text}");
     assert!(
-        text.contains("[\"Greeting\", \"Sampler\", \"Failing\"]"),
+        text.contains("[\"Greeting\", \"Sampler\", \"Failing\", \"Cancelling\"]"),
         "{text}"
     );
 }
@@ -538,7 +626,123 @@ fn protocol_violations_fail_the_task() {
 fn workflow_types_lists_names_in_order() {
     assert_eq!(
         crate::export::workflow_types(WORKFLOWS),
-        ["Greeting", "Sampler", "Failing"]
+        ["Greeting", "Sampler", "Failing", "Cancelling"]
     );
     crate::export::assert_unique_names(WORKFLOWS);
+}
+
+#[test]
+fn a_local_activity_backs_off_on_a_timer_then_retries_under_a_new_seq() {
+    let mut runtime = Runtime::new(WORKFLOWS);
+    let commands = runtime
+        .activate(activation(100, vec![initialize("Cancelling", &"local")]))
+        .unwrap();
+    let [Command::ScheduleLocalActivity(first)] = commands.as_slice() else {
+        panic!("expected one schedule-local-activity, got {commands:?}");
+    };
+    assert_eq!(
+        (first.seq, first.attempt, first.activity_id.as_str()),
+        (1, 1, "1")
+    );
+    assert_eq!(first.local_retry_threshold.map(|d| d.seconds), Some(10));
+    assert!(first.original_schedule_time.is_none());
+
+    let commands = runtime
+        .activate(activation(101, vec![backoff(1, 4, 30)]))
+        .unwrap();
+    let [Command::StartTimer(timer)] = commands.as_slice() else {
+        panic!("expected the backoff timer, got {commands:?}");
+    };
+    assert_eq!((timer.seq, timer.duration.seconds), (1, 30));
+
+    let commands = runtime
+        .activate(activation(131, vec![Job::FireTimer(1)]))
+        .unwrap();
+    let [Command::ScheduleLocalActivity(retry)] = commands.as_slice() else {
+        panic!("expected the retry, got {commands:?}");
+    };
+    assert_eq!((retry.seq, retry.attempt), (2, 4));
+    assert_eq!(retry.activity_id, "1", "a retry keeps the activity id");
+    assert_eq!(retry.original_schedule_time.map(|t| t.seconds), Some(100));
+    assert_eq!(retry.arguments[0].data, first.arguments[0].data);
+
+    let commands = runtime
+        .activate(activation(132, vec![completed(2, &"Hi")]))
+        .unwrap();
+    assert_eq!(decode_completion::<String>(&commands), "Hi");
+}
+
+#[test]
+fn cancelling_a_running_activity_requests_it_and_waits_for_the_resolution() {
+    let mut runtime = Runtime::new(WORKFLOWS);
+    let commands = runtime
+        .activate(activation(
+            100,
+            vec![initialize("Cancelling", &"remote cancel after a timer")],
+        ))
+        .unwrap();
+    assert!(matches!(
+        commands.as_slice(),
+        [Command::ScheduleActivity(_), Command::StartTimer(_)]
+    ));
+    let commands = runtime
+        .activate(activation(101, vec![Job::FireTimer(1)]))
+        .unwrap();
+    assert!(
+        matches!(commands.as_slice(), [Command::RequestCancelActivity(1)]),
+        "one request, however often cancel is called: {commands:?}"
+    );
+    let commands = runtime
+        .activate(activation(102, vec![cancelled(1)]))
+        .unwrap();
+    assert_eq!(decode_completion::<String>(&commands), "cancelled");
+}
+
+#[test]
+fn cancelling_a_local_activity_while_it_backs_off_cancels_the_timer() {
+    let mut runtime = Runtime::new(WORKFLOWS);
+    runtime
+        .activate(activation(
+            100,
+            vec![initialize("Cancelling", &"local cancel after a timer")],
+        ))
+        .unwrap();
+    // The attempt fails and backs off (backoff timer 2) before the workflow's timer 1 fires.
+    let commands = runtime
+        .activate(activation(101, vec![backoff(1, 2, 60)]))
+        .unwrap();
+    assert!(
+        matches!(commands.as_slice(), [Command::StartTimer(t)] if t.seq == 2),
+        "{commands:?}"
+    );
+    let commands = runtime
+        .activate(activation(102, vec![Job::FireTimer(1)]))
+        .unwrap();
+    let [
+        Command::CancelTimer(2),
+        Command::CompleteWorkflow(Some(result)),
+    ] = commands.as_slice()
+    else {
+        panic!("expected the backoff timer cancelled and the run complete, got {commands:?}");
+    };
+    assert_eq!(payload::decode::<String>(result).unwrap(), "cancelled");
+}
+
+#[test]
+fn cancel_after_the_result_arrived_issues_nothing_and_the_result_stands() {
+    let mut runtime = Runtime::new(WORKFLOWS);
+    runtime
+        .activate(activation(
+            100,
+            vec![initialize("Cancelling", &"local cancel after a timer")],
+        ))
+        .unwrap();
+    // The result and the timer arrive together: the result is in before `cancel`.
+    let commands = runtime
+        .activate(activation(
+            101,
+            vec![completed(1, &"done first"), Job::FireTimer(1)],
+        ))
+        .unwrap();
+    assert_eq!(decode_completion::<String>(&commands), "done first");
 }

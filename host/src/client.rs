@@ -1,5 +1,7 @@
-//! Starting workflows and reading their results: the seed's `Client`.
+//! Starting workflows and reading their results: the seed's `Client`; and finishing
+//! activities that complete asynchronously ([`AsyncActivityHandle`]).
 
+mod async_activity;
 mod time_skipping;
 
 use std::marker::PhantomData;
@@ -28,6 +30,7 @@ use temporalio_common::protos::temporal::api::workflowservice::v1::{
 use crate::payload::{DecodeError, from_arguments, to_payload};
 use crate::settings::ConnectionSettings;
 
+pub use async_activity::{AsyncActivityHandle, AsyncActivityId, HeartbeatResponse};
 pub(crate) use time_skipping::ServerTimeLock;
 use time_skipping::TimeLock;
 
@@ -46,7 +49,10 @@ pub enum ClientError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    #[error("workflow input does not encode as JSON: {0}")]
+    #[error(
+        "a value for Temporal (workflow input, activity result or details) does not encode \
+         as JSON: {0}"
+    )]
     Encode(#[from] serde_json::Error),
     #[error(
         "a workflow with id {workflow_id:?} is already running; wait for it, use another id, \
@@ -66,6 +72,28 @@ pub enum ClientError {
         operation: &'static str,
         reason: String,
     },
+    /// The activity an [`AsyncActivityHandle`] names is no longer open: it was already
+    /// completed, failed or cancelled, it timed out (a task token also stops matching
+    /// once its attempt is retried), or its workflow closed. Nothing is left to report;
+    /// if the work should still count, the workflow has to schedule it again.
+    #[error(
+        "{operation}: Temporal has no open activity for that token or id ({}): it was \
+         already completed, failed or cancelled, it timed out (or its attempt was retried \
+         under a new token), or its workflow closed",
+        .status.message()
+    )]
+    ActivityNotFound {
+        operation: &'static str,
+        status: Box<tonic::Status>,
+    },
+    /// [`AsyncActivityHandle::fail`] was given
+    /// [`ActivityError::will_complete_async`](crate::ActivityError::will_complete_async),
+    /// which is not a failure.
+    #[error(
+        "ActivityError::will_complete_async() is not a failure to report; complete the \
+         activity, fail it with an application error, or report its cancellation"
+    )]
+    NotAFailure,
     #[error("{0:?} is longer than a Temporal duration can be; pass a shorter one")]
     DurationOutOfRange(Duration),
     #[error(

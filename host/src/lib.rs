@@ -4,7 +4,8 @@
 //! # Core concepts
 //!
 //! - [`Client`] — a connection to a Temporal namespace. Start workflows, wait for
-//!   results, fetch histories. Cheap to clone; share one per process.
+//!   results, fetch histories, finish activities that complete asynchronously
+//!   ([`AsyncActivityHandle`]). Cheap to clone; share one per process.
 //! - [`Worker`] — polls one task queue through `temporalio-sdk-core` (the engine under
 //!   the official Python, TypeScript, .NET and Ruby SDKs) and serves the workflow types
 //!   of its modules and its registered activities. One per task queue.
@@ -36,13 +37,16 @@ pub mod settings;
 pub mod testing;
 pub mod worker;
 
-pub use activity::{ActivityContext, ActivityError, ActivityInfo};
-pub use client::{Client, ClientError, WorkflowHandle, WorkflowOptions, WorkflowResultError};
+pub use activity::{ActivityContext, ActivityError, ActivityInfo, CancellationReason};
+pub use client::{
+    AsyncActivityHandle, AsyncActivityId, Client, ClientError, HeartbeatResponse, WorkflowHandle,
+    WorkflowOptions, WorkflowResultError,
+};
 pub use replay::{ReplayError, Replayer};
 pub use sandbox::{Sandbox, SandboxLimits, WorkflowModule};
 pub use sandglass_declare::{ActivityDefinition, WorkflowDefinition};
 pub use settings::ConnectionSettings;
-pub use worker::{ShutdownHandle, Worker, WorkerBuilder, WorkerError, WorkerOptions};
+pub use worker::{ShutdownHandle, Worker, WorkerBuilder, WorkerError, WorkerOptions, WorkerStats};
 
 /// The History proto, for replay and inspection.
 pub use temporalio_common::protos::temporal::api::history::v1::History;

@@ -112,7 +112,12 @@ impl TimeSkippingEnv {
     pub async fn start() -> Self {
         init_logging();
         let server = start_server(TimeSkippingServer::start).await;
-        let client = server.client().await.expect("connect to the test server");
+        let client = server.client().await.unwrap_or_else(|err| {
+            panic!(
+                "connect to the test server: {err}\nits output:\n{}",
+                server.output_tail()
+            )
+        });
         Self { server, client }
     }
 }

@@ -44,6 +44,23 @@ pub const HEARTBEAT_RESUME_WORKFLOW: WorkflowDefinition<(), u32> =
 pub const ACTIVITY_FAN_OUT_WORKFLOW: WorkflowDefinition<u32, Vec<u32>> =
     WorkflowDefinition::new("ActivityFanOutWorkflow");
 
+/// What `CancelActivityWorkflow` saw when it cancelled its activity.
+#[derive(Debug, Deserialize)]
+pub struct CancelReport {
+    pub cancelled: bool,
+    pub outcome: String,
+}
+
+/// Starts `heartbeat_until_cancelled`, cancels it after the given milliseconds of
+/// workflow time and waits until the activity confirms.
+pub const CANCEL_ACTIVITY_WORKFLOW: WorkflowDefinition<u64, CancelReport> =
+    WorkflowDefinition::new("CancelActivityWorkflow");
+
+/// Runs `local_flaky` as a local activity with up to 3 attempts 1.5 s apart; `true`
+/// makes the retries wait on workflow timers (local retry threshold 1 s).
+pub const LOCAL_ACTIVITY_WORKFLOW: WorkflowDefinition<bool, u32> =
+    WorkflowDefinition::new("LocalActivityWorkflow");
+
 /// The activities those workflows call; the tests register them on their workers.
 pub const FLAKY_UNTIL_THIRD: ActivityDefinition<(), u32> =
     ActivityDefinition::new("flaky_until_third");
@@ -52,3 +69,6 @@ pub const FAILS_NON_RETRYABLE: ActivityDefinition<(), u32> =
 pub const HEARTBEAT_THEN_STALL: ActivityDefinition<(), u32> =
     ActivityDefinition::new("heartbeat_then_stall");
 pub const POOL_PROBE: ActivityDefinition<u32, u32> = ActivityDefinition::new("pool_probe");
+pub const HEARTBEAT_UNTIL_CANCELLED: ActivityDefinition<(), String> =
+    ActivityDefinition::new("heartbeat_until_cancelled");
+pub const LOCAL_FLAKY: ActivityDefinition<(), u32> = ActivityDefinition::new("local_flaky");

@@ -1,21 +1,26 @@
 //! Native activities against a real dev server: retries until success, non-retryable
-//! errors, heartbeat timeouts that resume from the last heartbeat, and the bound on
-//! concurrently running sync activities.
+//! errors, heartbeat timeouts that resume from the last heartbeat, the bound on
+//! concurrently running sync activities, cancellation from the workflow (sync and
+//! async) and local activities.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use sandglass_host::{
-    ActivityError, Worker, WorkerBuilder, WorkerOptions, WorkflowOptions, WorkflowResultError,
+    ActivityContext, ActivityError, History, Replayer, Sandbox, Worker, WorkerBuilder,
+    WorkerOptions, WorkflowModule, WorkflowOptions, WorkflowResultError,
 };
 use sandglass_tests::workflows::{
-    ACTIVITY_FAN_OUT_WORKFLOW, ACTIVITY_RETRY_WORKFLOW, FAILS_NON_RETRYABLE, FLAKY_UNTIL_THIRD,
-    HEARTBEAT_RESUME_WORKFLOW, HEARTBEAT_THEN_STALL, NON_RETRYABLE_ACTIVITY_WORKFLOW, POOL_PROBE,
+    ACTIVITY_FAN_OUT_WORKFLOW, ACTIVITY_RETRY_WORKFLOW, CANCEL_ACTIVITY_WORKFLOW,
+    FAILS_NON_RETRYABLE, FLAKY_UNTIL_THIRD, HEARTBEAT_RESUME_WORKFLOW, HEARTBEAT_THEN_STALL,
+    HEARTBEAT_UNTIL_CANCELLED, LOCAL_ACTIVITY_WORKFLOW, LOCAL_FLAKY,
+    NON_RETRYABLE_ACTIVITY_WORKFLOW, POOL_PROBE,
 };
 use sandglass_tests::{RunningWorker, TestEnv, test_component, unique_task_queue};
 use temporalio_common::protos::temporal::api::failure::v1::Failure;
 use temporalio_common::protos::temporal::api::failure::v1::failure::FailureInfo;
+use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 
 fn test_worker(env: &TestEnv, task_queue: &str) -> WorkerBuilder {
     Worker::builder(env.client.clone(), task_queue).workflow_module(test_component())
@@ -197,4 +202,168 @@ async fn sync_activities_never_exceed_the_thread_pool() {
     assert!(peak >= 2, "the activities never overlapped (peak {peak})");
     assert_eq!(running.load(Ordering::SeqCst), 0);
     worker.stop().await.expect("worker stops cleanly");
+}
+
+/// Heartbeats every 50 ms until cancelled (then reports it) or 30 s pass.
+fn heartbeat_until_cancelled_sync(
+    saw_cancel: Arc<AtomicU32>,
+) -> impl Fn(&ActivityContext, ()) -> Result<String, ActivityError> + Send + Sync + 'static {
+    move |ctx, ()| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for beat in 0u32.. {
+            ctx.heartbeat(&beat);
+            if ctx.is_cancelled() {
+                saw_cancel.fetch_add(1, Ordering::SeqCst);
+                return Err(ActivityError::cancelled());
+            }
+            if Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok("never cancelled".to_owned())
+    }
+}
+
+async fn cancel_while_heartbeating(worker: WorkerBuilder, env: &TestEnv, task_queue: &str) {
+    let worker = RunningWorker::spawn(worker.build().await.expect("build the worker"));
+    let report = env
+        .client
+        .execute_workflow(
+            CANCEL_ACTIVITY_WORKFLOW,
+            &1_000,
+            WorkflowOptions::new(task_queue, task_queue),
+        )
+        .await
+        .expect("the workflow reports the cancellation");
+    assert!(report.cancelled, "not cancelled: {}", report.outcome);
+    worker.stop().await.expect("worker stops cleanly");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workflow_cancels_a_heartbeating_sync_activity() {
+    let env = TestEnv::start().await;
+    let task_queue = unique_task_queue("cancel-sync");
+    let saw_cancel = Arc::new(AtomicU32::new(0));
+    let worker = test_worker(&env, &task_queue).sync_activity(
+        HEARTBEAT_UNTIL_CANCELLED,
+        heartbeat_until_cancelled_sync(saw_cancel.clone()),
+    );
+    cancel_while_heartbeating(worker, &env, &task_queue).await;
+    assert_eq!(saw_cancel.load(Ordering::SeqCst), 1, "the activity saw it");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workflow_cancels_a_heartbeating_async_activity() {
+    let env = TestEnv::start().await;
+    let task_queue = unique_task_queue("cancel-async");
+    let saw_cancel = Arc::new(AtomicU32::new(0));
+    let counted = saw_cancel.clone();
+    let worker = test_worker(&env, &task_queue).async_activity(
+        HEARTBEAT_UNTIL_CANCELLED,
+        move |ctx: ActivityContext, ()| {
+            let counted = counted.clone();
+            async move {
+                let beat = async {
+                    for beat in 0u32.. {
+                        ctx.heartbeat(&beat);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                };
+                tokio::select! {
+                    () = ctx.cancelled() => {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                        Err(ActivityError::cancelled())
+                    }
+                    () = beat => Ok("never cancelled".to_owned()),
+                    () = tokio::time::sleep(Duration::from_secs(30)) => Ok("never cancelled".to_owned()),
+                }
+            }
+        },
+    );
+    cancel_while_heartbeating(worker, &env, &task_queue).await;
+    assert_eq!(saw_cancel.load(Ordering::SeqCst), 1, "the activity saw it");
+}
+
+/// Runs `LocalActivityWorkflow` against a `local_flaky` that fails twice; returns the
+/// workflow's result, the calls counted and the run's history.
+async fn run_local_flaky(timer_backoff: bool, id: &str) -> (u32, u32, History) {
+    let env = TestEnv::start().await;
+    let task_queue = unique_task_queue("local-activity");
+    let calls = Arc::new(AtomicU32::new(0));
+    let counted = calls.clone();
+    let worker = test_worker(&env, &task_queue)
+        .sync_activity(LOCAL_FLAKY, move |ctx, ()| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let attempt = ctx.info().attempt;
+            if attempt < 3 {
+                Err(ActivityError::application(
+                    "Flaky",
+                    format!("attempt {attempt}"),
+                ))
+            } else {
+                Ok(attempt)
+            }
+        })
+        .build()
+        .await
+        .expect("build the worker");
+    let worker = RunningWorker::spawn(worker);
+    let handle = env
+        .client
+        .start_workflow(
+            LOCAL_ACTIVITY_WORKFLOW,
+            &timer_backoff,
+            WorkflowOptions::new(id, &task_queue),
+        )
+        .await
+        .expect("start");
+    let result = handle.result().await.expect("the third attempt succeeds");
+    let history = handle.fetch_history().await.expect("history");
+    worker.stop().await.expect("worker stops cleanly");
+    (result, calls.load(Ordering::SeqCst), history)
+}
+
+fn count_events(history: &History, matches: impl Fn(&Attributes) -> bool) -> usize {
+    history
+        .events
+        .iter()
+        .filter(|event| event.attributes.as_ref().is_some_and(&matches))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_local_activity_retries_inside_the_worker_below_its_threshold() {
+    let (attempt, calls, history) = run_local_flaky(false, "local-in-core").await;
+    assert_eq!((attempt, calls), (3, 3));
+    let timers = count_events(&history, |a| {
+        matches!(a, Attributes::TimerStartedEventAttributes(_))
+    });
+    assert_eq!(timers, 0, "retries below the threshold need no timer");
+    let markers = count_events(&history, |a| {
+        matches!(a, Attributes::MarkerRecordedEventAttributes(_))
+    });
+    assert_eq!(markers, 1, "one marker records the local activity");
+    let scheduled = count_events(&history, |a| {
+        matches!(a, Attributes::ActivityTaskScheduledEventAttributes(_))
+    });
+    assert_eq!(scheduled, 0, "a local activity schedules no activity task");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_local_activity_backs_off_on_workflow_timers_above_its_threshold() {
+    let (attempt, calls, history) = run_local_flaky(true, "local-timer").await;
+    assert_eq!((attempt, calls), (3, 3));
+    let timers = count_events(&history, |a| {
+        matches!(a, Attributes::TimerStartedEventAttributes(_))
+    });
+    assert_eq!(timers, 2, "each retry waited on a workflow timer");
+
+    // The markers and timers replay without running the activity again.
+    let sandbox = Sandbox::new(Default::default()).expect("sandbox");
+    let module = WorkflowModule::from_file(&sandbox, test_component()).expect("module");
+    Replayer::new(sandbox, [module])
+        .replay(history, "local-timer")
+        .await
+        .expect("a local activity history replays cleanly");
 }

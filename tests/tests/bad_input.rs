@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use greeting_activities::{GREET, GREETING_WORKFLOW, greet};
 use sandglass_host::sandbox::ModuleError;
+use sandglass_host::sandbox::bindings::WIT_PACKAGE;
 use sandglass_host::{
     Client, ClientError, ConnectionSettings, Sandbox, Worker, WorkerError, WorkflowDefinition,
     WorkflowModule, WorkflowOptions, WorkflowResultError,
@@ -149,7 +150,7 @@ fn modules_that_are_not_sandglass_components_get_named_errors() {
         (
             "empty.wasm",
             b"\0asm\x0d\0\x01\0",
-            "does not implement the `sandglass:workflow@0.1.0`",
+            &format!("does not implement the `{WIT_PACKAGE}`"),
         ),
     ];
     for (name, bytes, expected) in cases {

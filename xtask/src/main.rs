@@ -1,5 +1,5 @@
 //! Developer tasks for Sandglass, in Rust so they run the same on every machine:
-//! `cargo xtask <setup|demo|test|lint>` (the alias lives in `.cargo/config.toml`).
+//! `cargo xtask <setup|demo|test|lint|bench>` (the alias lives in `.cargo/config.toml`).
 //!
 //! The crate has no dependencies on purpose: `setup` installs `protoc`, which the
 //! host crate's dependencies need to build, so xtask must build without it.
@@ -8,6 +8,7 @@
 compile_error!("xtask supports Unix only: it manages process groups and POSIX signals");
 
 mod background;
+mod bench;
 mod cmd;
 mod ctx;
 mod demo;
@@ -36,6 +37,9 @@ commands:
   test [args]  setup, build the wasm workflow components, `cargo test --workspace`;
                args go to `cargo test`, e.g. `cargo xtask test -- --nocapture`
   lint         `cargo fmt --check` and clippy (native and wasm32-wasip2), -D warnings
+  bench [args] build in release mode and run the benchmark of BENCHMARKS.md against
+               the Python SDK and the official Rust SDK; args go to `sandglass-bench`,
+               e.g. `cargo xtask bench --workflows 200 --parked 500 --chain 200`
   help         this text";
 
 fn main() -> ExitCode {
@@ -79,6 +83,7 @@ fn dispatch(args: &[String]) -> Result<()> {
             demo::run(&mut ctx)
         }
         "test" => suite::run(&mut ctx, rest),
+        "bench" => bench::run(&mut ctx, rest),
         "lint" => {
             no_args()?;
             lint::run(&mut ctx)

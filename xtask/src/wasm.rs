@@ -23,6 +23,10 @@ pub struct Crate {
 pub const COMPONENTS: &[Crate] = &[
     GREETING,
     Crate {
+        package: "activities-example-workflows",
+        dir: "examples/activities/workflows",
+    },
+    Crate {
         package: "sandglass-test-workflows",
         dir: "tests/workflows",
     },
@@ -30,7 +34,14 @@ pub const COMPONENTS: &[Crate] = &[
         package: "sandglass-hostile-workflows",
         dir: "tests/hostile-workflows",
     },
+    BENCH,
 ];
+
+/// The benchmark's own workflows (`ParkedWorkflow`, `ChainWorkflow`).
+pub const BENCH: Crate = Crate {
+    package: "sandglass-bench-workflows",
+    dir: "bench/workflows",
+};
 
 /// The greeting example's workflow, which `cargo xtask demo` runs.
 pub const GREETING: Crate = Crate {

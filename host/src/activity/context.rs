@@ -1,7 +1,6 @@
 //! What a running activity can ask of the worker.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -29,22 +28,85 @@ pub struct ActivityInfo {
     pub heartbeat_timeout: Option<Duration>,
     /// What the previous attempt last heartbeated, for resuming where it stopped.
     pub heartbeat_details: Vec<Payload>,
+    /// Names this attempt to the server. Hand it to whoever finishes the activity after
+    /// it returns [`ActivityError::will_complete_async`](crate::ActivityError::will_complete_async)
+    /// ([`AsyncActivityId::TaskToken`](crate::AsyncActivityId::TaskToken)). Opaque bytes,
+    /// valid until this attempt ends; treat it as a credential for this one activity.
+    pub task_token: Vec<u8>,
 }
 
 type HeartbeatSink = Arc<dyn Fn(Vec<Payload>) + Send + Sync>;
+
+/// Why a running activity was asked to stop; see [`ActivityContext::cancellation_reason`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CancellationReason {
+    /// The workflow cancelled the activity (or someone did through Temporal's API). Return
+    /// [`ActivityError::cancelled`](crate::ActivityError::cancelled) to confirm it.
+    Requested,
+    /// The worker is shutting down and its
+    /// [grace period](crate::WorkerOptions::graceful_shutdown_period) has run out. Whatever
+    /// the activity returns next is still reported; a cancellation is reported as a
+    /// retryable `WorkerShutdown` failure, so another worker runs the next attempt.
+    WorkerShutdown,
+    /// This attempt's start-to-close or heartbeat timeout has passed; the server has
+    /// already timed it out, so its result is no longer wanted.
+    TimedOut,
+    /// The server no longer knows this attempt (it timed out, or its workflow closed).
+    NotFound,
+    /// Paused through Temporal's API.
+    Paused,
+    /// Reset through Temporal's API.
+    Reset,
+}
 
 /// Handed to every activity invocation. Cheap to clone; clones share cancellation.
 #[derive(Clone)]
 pub struct ActivityContext {
     info: Arc<ActivityInfo>,
-    cancel: Arc<Cancellation>,
+    cancel: Arc<Signal<CancellationReason>>,
+    worker_shutdown: Arc<Signal<()>>,
     heartbeat: HeartbeatSink,
 }
 
-#[derive(Default)]
-struct Cancellation {
-    requested: AtomicBool,
+/// A value set at most once, which tasks can wait for.
+pub(crate) struct Signal<T> {
+    value: OnceLock<T>,
     notify: Notify,
+}
+
+impl<T> Default for Signal<T> {
+    fn default() -> Self {
+        Self {
+            value: OnceLock::new(),
+            notify: Notify::new(),
+        }
+    }
+}
+
+impl<T> Signal<T> {
+    /// Sets the value and wakes the waiters; the first value set stays.
+    pub(crate) fn set(&self, value: T) {
+        if self.value.set(value).is_ok() {
+            self.notify.notify_waiters();
+        }
+    }
+
+    pub(crate) fn get(&self) -> Option<&T> {
+        self.value.get()
+    }
+
+    /// Resolves once the value is set. Cancel safe: it only observes the value.
+    async fn wait(&self) -> &T {
+        loop {
+            // Registered before the check, so a `set` in between still wakes it.
+            let notified = self.notify.notified();
+            if let Some(value) = self.value.get() {
+                return value;
+            }
+            notified.await;
+        }
+    }
 }
 
 impl ActivityContext {
@@ -52,8 +114,15 @@ impl ActivityContext {
         Self {
             info: Arc::new(info),
             cancel: Arc::default(),
+            worker_shutdown: Arc::default(),
             heartbeat,
         }
+    }
+
+    /// Shares the worker's shutdown signal with this context.
+    pub(crate) fn with_worker_shutdown(mut self, worker_shutdown: Arc<Signal<()>>) -> Self {
+        self.worker_shutdown = worker_shutdown;
+        self
     }
 
     pub fn info(&self) -> &ActivityInfo {
@@ -82,10 +151,11 @@ impl ActivityContext {
         self.info.heartbeat_details.first().map(from_payload)
     }
 
-    /// True once Temporal asked for this activity to be cancelled. Sync activities poll
+    /// True once Temporal, or the worker, asked for this activity to be cancelled (see
+    /// [`cancellation_reason`](Self::cancellation_reason) for why). Sync activities poll
     /// it between units of work.
     pub fn is_cancelled(&self) -> bool {
-        self.cancel.requested.load(Ordering::Acquire)
+        self.cancel.get().is_some()
     }
 
     /// Resolves once cancellation is requested; select on it in async activities.
@@ -93,17 +163,36 @@ impl ActivityContext {
     /// # Cancel safety
     /// Safe to drop and call again: it only observes the flag.
     pub async fn cancelled(&self) {
-        loop {
-            let notified = self.cancel.notify.notified();
-            if self.is_cancelled() {
-                return;
-            }
-            notified.await;
-        }
+        self.cancel.wait().await;
     }
 
-    pub(crate) fn request_cancel(&self) {
-        self.cancel.requested.store(true, Ordering::Release);
-        self.cancel.notify.notify_waiters();
+    /// Why this activity was cancelled, or `None` while it is not. The first reason
+    /// stays: a later one (say, a timeout after a shutdown) does not replace it.
+    pub fn cancellation_reason(&self) -> Option<CancellationReason> {
+        self.cancel.get().copied()
+    }
+
+    /// True once the worker running this activity has begun to shut down (the Python
+    /// SDK's `activity.is_worker_shutdown()`), whether or not the activity is cancelled
+    /// yet. Running activities may still finish, and their results are reported, until
+    /// the [grace period](crate::WorkerOptions::graceful_shutdown_period) runs out; then
+    /// they are cancelled with [`CancellationReason::WorkerShutdown`]. A long activity
+    /// can use this to heartbeat its progress and stop early, so that the next attempt
+    /// resumes from there.
+    pub fn is_worker_shutdown(&self) -> bool {
+        self.worker_shutdown.get().is_some()
+    }
+
+    /// Resolves once the worker begins to shut down; see
+    /// [`is_worker_shutdown`](Self::is_worker_shutdown).
+    ///
+    /// # Cancel safety
+    /// Safe to drop and call again: it only observes the flag.
+    pub async fn worker_shutdown(&self) {
+        self.worker_shutdown.wait().await;
+    }
+
+    pub(crate) fn request_cancel(&self, reason: CancellationReason) {
+        self.cancel.set(reason);
     }
 }

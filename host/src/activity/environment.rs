@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde::de::DeserializeOwned;
 use temporalio_common::protos::temporal::api::common::v1::Payload;
 
-use super::{ActivityContext, ActivityError, ActivityInfo};
+use super::context::Signal;
+use super::{ActivityContext, ActivityError, ActivityInfo, CancellationReason};
 use crate::payload::{DecodeError, from_payload};
 
 /// A test context for calling an activity function directly: heartbeats are recorded,
@@ -30,6 +31,7 @@ use crate::payload::{DecodeError, from_payload};
 pub struct ActivityEnvironment {
     context: ActivityContext,
     heartbeats: Arc<Mutex<Vec<Vec<Payload>>>>,
+    worker_shutdown: Arc<Signal<()>>,
 }
 
 impl Default for ActivityEnvironment {
@@ -39,12 +41,14 @@ impl Default for ActivityEnvironment {
 }
 
 impl ActivityEnvironment {
-    /// An environment whose info says attempt 1 of activity type `test`.
+    /// An environment whose info says attempt 1 of activity type `test`, with task token
+    /// `test-task-token` (so an activity that hands its token out has one to hand).
     pub fn new() -> Self {
         Self::with_info(ActivityInfo {
             activity_type: "test".into(),
             activity_id: "1".into(),
             attempt: 1,
+            task_token: b"test-task-token".to_vec(),
             ..ActivityInfo::default()
         })
     }
@@ -52,6 +56,7 @@ impl ActivityEnvironment {
     pub fn with_info(info: ActivityInfo) -> Self {
         let heartbeats: Arc<Mutex<Vec<Vec<Payload>>>> = Arc::default();
         let sink = heartbeats.clone();
+        let worker_shutdown: Arc<Signal<()>> = Arc::default();
         let context = ActivityContext::new(
             info,
             Arc::new(move |details| {
@@ -59,10 +64,12 @@ impl ActivityEnvironment {
                     .unwrap_or_else(PoisonError::into_inner)
                     .push(details)
             }),
-        );
+        )
+        .with_worker_shutdown(worker_shutdown.clone());
         Self {
             context,
             heartbeats,
+            worker_shutdown,
         }
     }
 
@@ -94,7 +101,19 @@ impl ActivityEnvironment {
 
     /// Requests cancellation, as Temporal would; running and later activities see it.
     pub fn cancel(&self) {
-        self.context.request_cancel();
+        self.cancel_with(CancellationReason::Requested);
+    }
+
+    /// Requests cancellation for `reason`, e.g. [`CancellationReason::WorkerShutdown`] as
+    /// when a worker's grace period runs out.
+    pub fn cancel_with(&self, reason: CancellationReason) {
+        self.context.request_cancel(reason);
+    }
+
+    /// Signals that the worker is shutting down (the Python SDK's `worker_shutdown()`),
+    /// as [`ActivityContext::is_worker_shutdown`] sees it; this does not cancel.
+    pub fn start_worker_shutdown(&self) {
+        self.worker_shutdown.set(());
     }
 
     /// Every heartbeat so far, decoded; a heartbeat without details decodes as `null`.
@@ -150,6 +169,21 @@ mod tests {
         );
         let (result, ()) = tokio::join!(activity, cancel);
         assert!(result.is_err_and(|e| e.is_cancelled()));
+    }
+
+    #[test]
+    fn an_activity_can_hand_out_its_task_token_and_complete_async() {
+        let env = ActivityEnvironment::new();
+        let mut handed_out = Vec::new();
+        let result = env.run(
+            |ctx, ()| {
+                handed_out = ctx.info().task_token.clone();
+                Err::<(), _>(ActivityError::will_complete_async())
+            },
+            (),
+        );
+        assert!(result.is_err_and(|e| e.is_will_complete_async()));
+        assert_eq!(handed_out, b"test-task-token");
     }
 
     #[test]

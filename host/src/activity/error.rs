@@ -29,6 +29,7 @@ enum Kind {
         details: Vec<Payload>,
     },
     Cancelled,
+    WillCompleteAsync,
 }
 
 impl ActivityError {
@@ -48,6 +49,22 @@ impl ActivityError {
     pub fn cancelled() -> Self {
         Self {
             kind: Kind::Cancelled,
+        }
+    }
+
+    /// Not a failure: the activity has handed its task token (in
+    /// [`ActivityInfo::task_token`](crate::ActivityInfo::task_token)) to someone who will
+    /// finish it later through
+    /// [`Client::async_activity_handle`](crate::Client::async_activity_handle), so the
+    /// worker reports nothing and frees the slot. The Python SDK's
+    /// `activity.raise_complete_async()`.
+    ///
+    /// Until then the activity's timeouts still run on the server: set a start-to-close
+    /// timeout long enough for whoever completes it, and a heartbeat timeout only if
+    /// they will heartbeat through the handle.
+    pub fn will_complete_async() -> Self {
+        Self {
+            kind: Kind::WillCompleteAsync,
         }
     }
 
@@ -77,6 +94,16 @@ impl ActivityError {
         matches!(self.kind, Kind::Cancelled)
     }
 
+    /// Whether this is [`will_complete_async`](Self::will_complete_async) rather than a
+    /// failure.
+    pub fn is_will_complete_async(&self) -> bool {
+        matches!(self.kind, Kind::WillCompleteAsync)
+    }
+
+    /// The failure to report. Callers check
+    /// [`is_will_complete_async`](Self::is_will_complete_async) first, because that one
+    /// reports nothing; should one slip through, it becomes a failure naming the mistake
+    /// rather than a panic.
     pub(crate) fn into_failure(self) -> Failure {
         match self.kind {
             Kind::Application {
@@ -102,6 +129,19 @@ impl ActivityError {
                 source: FAILURE_SOURCE.into(),
                 failure_info: Some(FailureInfo::CanceledFailureInfo(
                     CanceledFailureInfo::default(),
+                )),
+                ..Default::default()
+            },
+            Kind::WillCompleteAsync => Failure {
+                message: "ActivityError::will_complete_async() was reported as a failure; it \
+                          is not one (a Sandglass bug)"
+                    .into(),
+                source: FAILURE_SOURCE.into(),
+                failure_info: Some(FailureInfo::ApplicationFailureInfo(
+                    ApplicationFailureInfo {
+                        r#type: "WillCompleteAsync".into(),
+                        ..Default::default()
+                    },
                 )),
                 ..Default::default()
             },
@@ -146,6 +186,7 @@ impl fmt::Display for ActivityError {
                 Ok(())
             }
             Kind::Cancelled => f.write_str("activity cancelled"),
+            Kind::WillCompleteAsync => f.write_str("activity will complete asynchronously"),
         }
     }
 }
@@ -181,5 +222,13 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn will_complete_async_is_not_a_failure() {
+        let error = ActivityError::will_complete_async().non_retryable();
+        assert!(error.is_will_complete_async());
+        assert!(!error.is_cancelled());
+        assert!(error.to_string().contains("asynchronously"));
     }
 }

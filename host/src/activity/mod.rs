@@ -10,7 +10,8 @@ mod error;
 mod pool;
 mod registry;
 
-pub use context::{ActivityContext, ActivityInfo};
+pub(crate) use context::Signal;
+pub use context::{ActivityContext, ActivityInfo, CancellationReason};
 pub use environment::ActivityEnvironment;
 pub use error::ActivityError;
 pub use pool::{ActivityThreadPool, PoolClosed};

@@ -37,6 +37,8 @@ pub enum ActivityOutcome {
     Completed(Payload),
     Failed(Failure),
     Cancelled(Failure),
+    /// The activity returned [`ActivityError::will_complete_async`]; a client finishes it.
+    WillCompleteAsync,
 }
 
 /// Activity implementations keyed by activity type name.
@@ -149,6 +151,9 @@ impl ActivityRegistry {
         };
         Some(match result {
             Ok(payload) => ActivityOutcome::Completed(payload),
+            // Checked before cancellation: the token is already handed out, and whoever
+            // holds it reports the cancellation (a heartbeat through the handle says so).
+            Err(error) if error.is_will_complete_async() => ActivityOutcome::WillCompleteAsync,
             Err(error) if error.is_cancelled() || ctx.is_cancelled() => {
                 ActivityOutcome::Cancelled(ActivityError::cancelled().into_failure())
             }
@@ -229,6 +234,24 @@ mod tests {
                 .execute(&pool, "nope", ctx(), vec![])
                 .await
                 .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn will_complete_async_wins_over_cancellation() {
+        let mut registry = ActivityRegistry::default();
+        registry.register_sync(GREET, |_, _: String| {
+            Err::<String, _>(ActivityError::will_complete_async())
+        });
+        let pool = ActivityThreadPool::new(1);
+        let cancelled = ctx();
+        cancelled.request_cancel(crate::activity::CancellationReason::Requested);
+        let outcome = registry
+            .execute(&pool, "greet", cancelled, vec![to_payload("Ada").unwrap()])
+            .await;
+        assert!(
+            matches!(outcome, Some(ActivityOutcome::WillCompleteAsync)),
+            "{outcome:?}"
         );
     }
 

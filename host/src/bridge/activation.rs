@@ -17,7 +17,7 @@ use temporalio_common::protos::coresdk::workflow_commands::{
 use temporalio_common::protos::temporal::api::failure::v1::Failure;
 
 use super::failure::{FAILURE_SOURCE, failure_to_wit};
-use super::payload::{payload_to_wit, timestamp_to_wit};
+use super::payload::{duration_to_wit, payload_to_wit, timestamp_to_wit};
 use crate::sandbox::bindings::{WIT_PACKAGE, guest};
 
 /// An activation, sorted into what the guest handles and what the host answers itself.
@@ -98,11 +98,15 @@ pub fn route_activation(
                     Resolution::Cancelled(cancelled) => guest::ActivityResolution::Cancelled(
                         failure_to_wit(&cancelled.failure.unwrap_or_default()),
                     ),
-                    // Only local activities back off, and this contract has none.
-                    Resolution::Backoff(_) => {
-                        return Err(RouteError::Unexpected {
-                            job: "local activity backoff",
-                        });
+                    Resolution::Backoff(backoff) => {
+                        guest::ActivityResolution::Backoff(guest::LocalActivityBackoff {
+                            attempt: backoff.attempt,
+                            backoff: duration_to_wit(backoff.backoff_duration.as_ref()),
+                            original_schedule_time: backoff
+                                .original_schedule_time
+                                .as_ref()
+                                .map(|t| timestamp_to_wit(Some(t))),
+                        })
                     }
                 };
                 jobs.push(guest::Job::ResolveActivity(guest::ResolveActivity {

@@ -1,13 +1,14 @@
 //! WIT commands into core's workflow commands.
 
 use temporalio_common::protos::coresdk::workflow_commands::{
-    ActivityCancellationType, CompleteWorkflowExecution, FailWorkflowExecution, ScheduleActivity,
+    ActivityCancellationType, CancelTimer, CompleteWorkflowExecution, FailWorkflowExecution,
+    RequestCancelActivity, RequestCancelLocalActivity, ScheduleActivity, ScheduleLocalActivity,
     StartTimer, workflow_command::Variant as Command,
 };
-use temporalio_common::protos::temporal::api::common::v1::RetryPolicy;
+use temporalio_common::protos::temporal::api::common::v1::{Priority, RetryPolicy};
 
 use super::failure::failure_from_wit;
-use super::payload::{duration_from_wit, payload_from_wit};
+use super::payload::{duration_from_wit, payload_from_wit, timestamp_from_wit};
 use crate::sandbox::bindings::{guest, types as wit};
 
 /// Converts the guest's commands; `task_queue` is the run's own, used for activities
@@ -24,10 +25,20 @@ fn command_from_wit(command: guest::Command, task_queue: &str) -> Command {
         guest::Command::ScheduleActivity(activity) => {
             Command::ScheduleActivity(schedule_activity(activity, task_queue))
         }
+        guest::Command::ScheduleLocalActivity(activity) => {
+            Command::ScheduleLocalActivity(schedule_local_activity(activity))
+        }
+        guest::Command::RequestCancelActivity(seq) => {
+            Command::RequestCancelActivity(RequestCancelActivity { seq })
+        }
+        guest::Command::RequestCancelLocalActivity(seq) => {
+            Command::RequestCancelLocalActivity(RequestCancelLocalActivity { seq })
+        }
         guest::Command::StartTimer(timer) => Command::StartTimer(StartTimer {
             seq: timer.seq,
             start_to_fire_timeout: Some(duration_from_wit(timer.duration)),
         }),
+        guest::Command::CancelTimer(seq) => Command::CancelTimer(CancelTimer { seq }),
         guest::Command::CompleteWorkflow(result) => {
             Command::CompleteWorkflowExecution(CompleteWorkflowExecution {
                 result: result.map(payload_from_wit),
@@ -60,14 +71,44 @@ fn schedule_activity(activity: guest::ScheduleActivity, task_queue: &str) -> Sch
         start_to_close_timeout: activity.start_to_close_timeout.map(duration_from_wit),
         heartbeat_timeout: activity.heartbeat_timeout.map(duration_from_wit),
         retry_policy: activity.retry_policy.map(retry_policy_from_wit),
-        cancellation_type: match activity.cancellation_type {
-            guest::ActivityCancellationType::TryCancel => ActivityCancellationType::TryCancel,
-            guest::ActivityCancellationType::WaitCancellationCompleted => {
-                ActivityCancellationType::WaitCancellationCompleted
-            }
-            guest::ActivityCancellationType::Abandon => ActivityCancellationType::Abandon,
-        } as i32,
+        cancellation_type: cancellation_type_from_wit(activity.cancellation_type) as i32,
+        priority: activity.priority.map(|key| Priority {
+            priority_key: i32::try_from(key).unwrap_or(i32::MAX),
+            ..Default::default()
+        }),
         ..Default::default()
+    }
+}
+
+fn schedule_local_activity(activity: guest::ScheduleLocalActivity) -> ScheduleLocalActivity {
+    ScheduleLocalActivity {
+        seq: activity.seq,
+        activity_id: activity.activity_id,
+        activity_type: activity.activity_type,
+        attempt: activity.attempt.max(1),
+        original_schedule_time: activity.original_schedule_time.map(timestamp_from_wit),
+        arguments: activity
+            .arguments
+            .into_iter()
+            .map(payload_from_wit)
+            .collect(),
+        schedule_to_close_timeout: activity.schedule_to_close_timeout.map(duration_from_wit),
+        schedule_to_start_timeout: activity.schedule_to_start_timeout.map(duration_from_wit),
+        start_to_close_timeout: activity.start_to_close_timeout.map(duration_from_wit),
+        retry_policy: activity.retry_policy.map(retry_policy_from_wit),
+        local_retry_threshold: activity.local_retry_threshold.map(duration_from_wit),
+        cancellation_type: cancellation_type_from_wit(activity.cancellation_type) as i32,
+        ..Default::default()
+    }
+}
+
+fn cancellation_type_from_wit(kind: guest::ActivityCancellationType) -> ActivityCancellationType {
+    match kind {
+        guest::ActivityCancellationType::TryCancel => ActivityCancellationType::TryCancel,
+        guest::ActivityCancellationType::WaitCancellationCompleted => {
+            ActivityCancellationType::WaitCancellationCompleted
+        }
+        guest::ActivityCancellationType::Abandon => ActivityCancellationType::Abandon,
     }
 }
 
@@ -103,6 +144,7 @@ mod tests {
                 heartbeat_timeout: None,
                 retry_policy: None,
                 cancellation_type: guest::ActivityCancellationType::TryCancel,
+                priority: Some(1),
             })],
             "my-task-queue",
         );
@@ -113,6 +155,7 @@ mod tests {
                     s.start_to_close_timeout.as_ref().map(|d| d.seconds),
                     Some(30)
                 );
+                assert_eq!(s.priority.as_ref().map(|p| p.priority_key), Some(1));
             }
             other => panic!("unexpected {other:?}"),
         }

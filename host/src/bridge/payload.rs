@@ -35,6 +35,27 @@ pub fn duration_from_wit(duration: wit::Duration) -> prost_wkt_types::Duration {
     }
 }
 
+/// Converts a proto duration; negative or missing durations become zero.
+pub fn duration_to_wit(duration: Option<&prost_wkt_types::Duration>) -> wit::Duration {
+    let Some(d) = duration else {
+        return wit::Duration {
+            seconds: 0,
+            nanos: 0,
+        };
+    };
+    wit::Duration {
+        seconds: u64::try_from(d.seconds).unwrap_or(0),
+        nanos: u32::try_from(d.nanos).unwrap_or(0),
+    }
+}
+
+pub fn timestamp_from_wit(timestamp: wit::Timestamp) -> prost_wkt_types::Timestamp {
+    prost_wkt_types::Timestamp {
+        seconds: i64::try_from(timestamp.seconds).unwrap_or(i64::MAX),
+        nanos: i32::try_from(timestamp.nanos.min(999_999_999)).unwrap_or(0),
+    }
+}
+
 /// Converts a proto timestamp; times before the epoch (never produced by Temporal) clamp
 /// to the epoch.
 pub fn timestamp_to_wit(timestamp: Option<&prost_wkt_types::Timestamp>) -> wit::Timestamp {

@@ -20,9 +20,18 @@ pub enum MalformedOutput {
          still open"
     )]
     DuplicateActivity(u32),
+    #[error(
+        "the workflow cancelled timer {0}, which is not open (never started, fired or already cancelled)"
+    )]
+    CancelClosedTimer(u32),
+    #[error(
+        "the workflow cancelled activity {0}, which is not open (never scheduled or already resolved)"
+    )]
+    CancelClosedActivity(u32),
 }
 
 /// The timers and activities a run has started and Temporal has not yet resolved.
+/// Activities and local activities share one sequence, as in core.
 #[derive(Debug, Default)]
 pub struct OpenCommands {
     timers: HashSet<u32>,
@@ -54,9 +63,25 @@ impl OpenCommands {
                         return Err(MalformedOutput::DuplicateTimer(timer.seq));
                     }
                 }
-                guest::Command::ScheduleActivity(activity) => {
-                    if !self.activities.insert(activity.seq) {
-                        return Err(MalformedOutput::DuplicateActivity(activity.seq));
+                guest::Command::ScheduleActivity(guest::ScheduleActivity { seq, .. })
+                | guest::Command::ScheduleLocalActivity(guest::ScheduleLocalActivity {
+                    seq, ..
+                }) => {
+                    if !self.activities.insert(*seq) {
+                        return Err(MalformedOutput::DuplicateActivity(*seq));
+                    }
+                }
+                guest::Command::CancelTimer(seq) => {
+                    // A cancelled timer never fires, so its seq closes now.
+                    if !self.timers.remove(seq) {
+                        return Err(MalformedOutput::CancelClosedTimer(*seq));
+                    }
+                }
+                guest::Command::RequestCancelActivity(seq)
+                | guest::Command::RequestCancelLocalActivity(seq) => {
+                    // The activity stays open: it is still resolved, as cancelled.
+                    if !self.activities.contains(seq) {
+                        return Err(MalformedOutput::CancelClosedActivity(*seq));
                     }
                 }
                 guest::Command::CompleteWorkflow(_) | guest::Command::FailWorkflow(_) => {}
@@ -91,6 +116,21 @@ mod tests {
         );
         open.resolve(&[guest::Job::FireTimer(1)]);
         open.issue(&[timer(1)]).unwrap();
+    }
+
+    #[test]
+    fn a_cancelled_timer_closes_and_cannot_be_cancelled_twice() {
+        let mut open = OpenCommands::default();
+        open.issue(&[timer(2), guest::Command::CancelTimer(2)])
+            .unwrap();
+        assert_eq!(
+            open.issue(&[guest::Command::CancelTimer(2)]),
+            Err(MalformedOutput::CancelClosedTimer(2))
+        );
+        assert_eq!(
+            open.issue(&[guest::Command::RequestCancelActivity(7)]),
+            Err(MalformedOutput::CancelClosedActivity(7))
+        );
     }
 
     #[test]

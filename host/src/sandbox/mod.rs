@@ -12,6 +12,7 @@
 //!   It lives in the worker's cache between activations and is dropped on eviction. A
 //!   trap, a deadline overrun or a memory cap hit ends only that instance.
 
+mod code_cache;
 mod engine;
 mod error;
 mod forbidden;
@@ -29,6 +30,7 @@ use std::time::Duration;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
+pub use code_cache::CodeCache;
 pub use error::ActivationError;
 pub use forbidden::Forbidden;
 pub use instance::{RunIdentity, WorkflowInstance};
@@ -87,11 +89,22 @@ struct SandboxInner {
     engine: Engine,
     linker: Linker<RunState>,
     limits: SandboxLimits,
+    code_cache: Option<CodeCache>,
     _ticker: EpochTicker,
 }
 
 impl Sandbox {
+    /// A sandbox without a code cache: every module is compiled when loaded.
     pub fn new(limits: SandboxLimits) -> anyhow::Result<Self> {
+        Self::with_code_cache(limits, None)
+    }
+
+    /// A sandbox that loads compiled modules from `code_cache` when it has them and
+    /// stores what it compiles there.
+    pub fn with_code_cache(
+        limits: SandboxLimits,
+        code_cache: Option<CodeCache>,
+    ) -> anyhow::Result<Self> {
         let engine = build_engine(&limits)?;
         let mut linker = Linker::new(&engine);
         wasi::add_to_linker(&mut linker)?;
@@ -105,6 +118,7 @@ impl Sandbox {
                 engine,
                 linker,
                 limits,
+                code_cache,
                 _ticker: ticker,
             }),
         })
@@ -120,6 +134,10 @@ impl Sandbox {
 
     pub fn limits(&self) -> &SandboxLimits {
         &self.inner.limits
+    }
+
+    pub fn code_cache(&self) -> Option<&CodeCache> {
+        self.inner.code_cache.as_ref()
     }
 }
 

@@ -96,12 +96,26 @@ impl WorkflowModule {
         if wasmparser_is_core_module(bytes) {
             return Err(ModuleError::CoreModule { origin });
         }
-        let component = Component::from_binary(sandbox.engine(), bytes).map_err(|source| {
-            ModuleError::Invalid {
-                origin: origin.clone(),
-                source: source.into(),
+        let digest = hex_digest(bytes);
+        let cached = sandbox
+            .code_cache()
+            .and_then(|cache| cache.load(sandbox.engine(), &digest));
+        let component = match cached {
+            Some(component) => component,
+            None => {
+                let component =
+                    Component::from_binary(sandbox.engine(), bytes).map_err(|source| {
+                        ModuleError::Invalid {
+                            origin: origin.clone(),
+                            source: source.into(),
+                        }
+                    })?;
+                if let Some(cache) = sandbox.code_cache() {
+                    cache.store(sandbox.engine(), &digest, &component);
+                }
+                component
             }
-        })?;
+        };
         let pre = sandbox
             .linker()
             .instantiate_pre(&component)
@@ -120,7 +134,7 @@ impl WorkflowModule {
         }
         Ok(Self {
             origin,
-            digest: hex_digest(bytes),
+            digest,
             pre,
             workflow_types,
         })

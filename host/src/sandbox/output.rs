@@ -30,7 +30,17 @@ pub fn oversized_command(commands: &[guest::Command], limit: usize) -> Option<Ov
                 format!("the arguments of activity {:?}", activity.activity_type),
                 activity.arguments.iter().map(payload_size).sum(),
             ),
-            guest::Command::StartTimer(_) => return None,
+            guest::Command::ScheduleLocalActivity(activity) => (
+                format!(
+                    "the arguments of local activity {:?}",
+                    activity.activity_type
+                ),
+                activity.arguments.iter().map(payload_size).sum(),
+            ),
+            guest::Command::StartTimer(_)
+            | guest::Command::CancelTimer(_)
+            | guest::Command::RequestCancelActivity(_)
+            | guest::Command::RequestCancelLocalActivity(_) => return None,
         };
         (size > limit).then_some(OversizedCommand { what, size })
     })

@@ -151,7 +151,7 @@ impl ServerProcess {
                 });
             }
             if !port_open {
-                port_open = TcpStream::connect_timeout(&address, POLL).is_ok();
+                port_open = accepts_connections(address);
             }
             if port_open {
                 match check(deadline - now) {
@@ -174,6 +174,17 @@ impl ServerProcess {
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.kill();
+    }
+}
+
+/// Whether something listens on `address`.
+fn accepts_connections(address: SocketAddr) -> bool {
+    match TcpStream::connect_timeout(&address, POLL) {
+        // A connection to a loopback port in the ephemeral range that nothing
+        // listens on yet can be given that same port as its source and connect to
+        // itself (TCP simultaneous open). That is not the server.
+        Ok(stream) => stream.local_addr().is_ok_and(|local| local != address),
+        Err(_) => false,
     }
 }
 

@@ -3,10 +3,13 @@
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use futures::FutureExt;
 use temporalio_common::protos::coresdk::activity_result::ActivityExecutionResult;
-use temporalio_common::protos::coresdk::activity_task::{ActivityTask, Start, activity_task};
+use temporalio_common::protos::coresdk::activity_task::{
+    ActivityCancelReason, ActivityTask, Start, activity_task,
+};
 use temporalio_common::protos::coresdk::{ActivityHeartbeat, ActivityTaskCompletion};
 use temporalio_common::protos::temporal::api::failure::v1::{
     ApplicationFailureInfo, Failure, failure::FailureInfo,
@@ -16,9 +19,10 @@ use tokio::task::JoinSet;
 
 use crate::activity::{
     ActivityContext, ActivityError, ActivityInfo, ActivityOutcome, ActivityRegistry,
-    ActivityThreadPool,
+    ActivityThreadPool, CancellationReason, Signal,
 };
 use crate::bridge::failure::FAILURE_SOURCE;
+use crate::worker::stats::{Phase, StatsRecorder};
 
 /// Runs registered activities for the tasks core hands out.
 pub(crate) struct ActivityRunner {
@@ -26,16 +30,33 @@ pub(crate) struct ActivityRunner {
     pool: ActivityThreadPool,
     task_queue: String,
     running: Mutex<HashMap<Vec<u8>, ActivityContext>>,
+    /// Set when the worker begins to shut down; every context shares it.
+    worker_shutdown: Arc<Signal<()>>,
+    stats: Arc<StatsRecorder>,
 }
 
 impl ActivityRunner {
-    pub fn new(registry: ActivityRegistry, pool: ActivityThreadPool, task_queue: String) -> Self {
+    pub fn new(
+        registry: ActivityRegistry,
+        pool: ActivityThreadPool,
+        task_queue: String,
+        stats: Arc<StatsRecorder>,
+    ) -> Self {
         Self {
             registry,
             pool,
             task_queue,
             running: Mutex::default(),
+            worker_shutdown: Arc::default(),
+            stats,
         }
+    }
+
+    /// Tells running and later activities that the worker is shutting down
+    /// ([`ActivityContext::is_worker_shutdown`]); core cancels them when the grace period
+    /// runs out.
+    pub fn begin_shutdown(&self) {
+        self.worker_shutdown.set(());
     }
 
     /// Polls activity tasks until core shuts down, then waits for running activities so
@@ -45,7 +66,10 @@ impl ActivityRunner {
         let result = loop {
             let task = match core.poll_activity_task().await {
                 Ok(task) => task,
-                Err(PollError::ShutDown) => break Ok(()),
+                Err(PollError::ShutDown) => {
+                    self.begin_shutdown();
+                    break Ok(());
+                }
                 Err(error) => break Err(error),
             };
             let ActivityTask {
@@ -62,7 +86,7 @@ impl ActivityRunner {
                     match ctx {
                         Some(ctx) => {
                             tracing::info!(activity_type = %ctx.info().activity_type, reason = ?cancel.reason(), "activity cancellation requested");
-                            ctx.request_cancel();
+                            ctx.request_cancel(cancellation_reason(cancel.reason()));
                         }
                         None => tracing::debug!("cancel for an activity that already finished"),
                     }
@@ -77,7 +101,7 @@ impl ActivityRunner {
     }
 
     async fn start(&self, core: Arc<CoreWorker>, task_token: Vec<u8>, start: Start) {
-        let info = activity_info(&start, &self.task_queue);
+        let info = activity_info(&start, &self.task_queue, &task_token);
         let heartbeat_core = core.clone();
         let heartbeat_token = task_token.clone();
         let ctx = ActivityContext::new(
@@ -88,10 +112,12 @@ impl ActivityRunner {
                     details,
                 })
             }),
-        );
+        )
+        .with_worker_shutdown(self.worker_shutdown.clone());
         self.lock_running().insert(task_token.clone(), ctx.clone());
         // The registry already turns activity panics into failures; this guard keeps a
         // bug of ours from leaving the task unanswered, which would stall shutdown.
+        let started = Instant::now();
         let outcome = AssertUnwindSafe(self.registry.execute(
             &self.pool,
             &info.activity_type,
@@ -106,6 +132,7 @@ impl ActivityRunner {
                     .into_failure(),
             ))
         });
+        self.stats.add(Phase::Activity, started.elapsed());
         self.lock_running().remove(&task_token);
         let result = match outcome {
             Some(ActivityOutcome::Completed(payload)) => ActivityExecutionResult::ok(payload),
@@ -114,6 +141,11 @@ impl ActivityRunner {
                 ActivityExecutionResult::fail(failure)
             }
             Some(ActivityOutcome::Cancelled(failure)) => ActivityExecutionResult::cancel(failure),
+            Some(ActivityOutcome::WillCompleteAsync) => {
+                // Expected, not a problem: the activity handed its token to a client.
+                tracing::debug!(activity_type = %info.activity_type, attempt = info.attempt, "activity will complete asynchronously");
+                ActivityExecutionResult::will_complete_async()
+            }
             None => {
                 let failure = self.not_registered(&info.activity_type);
                 tracing::error!(message = %failure.message, "activity task for an unregistered type");
@@ -156,7 +188,18 @@ impl ActivityRunner {
     }
 }
 
-fn activity_info(start: &Start, task_queue: &str) -> ActivityInfo {
+fn cancellation_reason(reason: ActivityCancelReason) -> CancellationReason {
+    match reason {
+        ActivityCancelReason::NotFound => CancellationReason::NotFound,
+        ActivityCancelReason::Cancelled => CancellationReason::Requested,
+        ActivityCancelReason::TimedOut => CancellationReason::TimedOut,
+        ActivityCancelReason::WorkerShutdown => CancellationReason::WorkerShutdown,
+        ActivityCancelReason::Paused => CancellationReason::Paused,
+        ActivityCancelReason::Reset => CancellationReason::Reset,
+    }
+}
+
+fn activity_info(start: &Start, task_queue: &str, task_token: &[u8]) -> ActivityInfo {
     let execution = start.workflow_execution.clone().unwrap_or_default();
     let duration = |d: Option<prost_wkt_types::Duration>| {
         d.and_then(|d| std::time::Duration::try_from(d).ok())
@@ -173,5 +216,6 @@ fn activity_info(start: &Start, task_queue: &str) -> ActivityInfo {
         start_to_close_timeout: duration(start.start_to_close_timeout),
         heartbeat_timeout: duration(start.heartbeat_timeout),
         heartbeat_details: start.heartbeat_details.clone(),
+        task_token: task_token.to_vec(),
     }
 }

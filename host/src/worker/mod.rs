@@ -19,6 +19,7 @@
 //! ```
 
 mod activities;
+mod stats;
 mod workflows;
 
 use std::collections::{BTreeMap, HashSet};
@@ -38,8 +39,10 @@ use temporalio_sdk_core::{
 
 use crate::activity::{ActivityContext, ActivityError, ActivityRegistry, ActivityThreadPool};
 use crate::client::Client;
-use crate::sandbox::{ModuleError, Sandbox, SandboxLimits, WorkflowModule};
+use crate::sandbox::{CodeCache, ModuleError, Sandbox, SandboxLimits, WorkflowModule};
+use stats::StatsRecorder;
 
+pub use stats::WorkerStats;
 pub(crate) use workflows::WorkflowRunner;
 pub use workflows::WorkflowTaskError;
 
@@ -58,8 +61,20 @@ pub struct WorkerOptions {
     pub activity_threads: usize,
     /// Per-instance sandbox limits.
     pub sandbox: SandboxLimits,
-    /// On shutdown, how long running activities may finish before core cancels them.
-    /// Default: no limit (wait for them).
+    /// Where compiled modules are cached across restarts. Default:
+    /// [`CodeCache::default_location`] (`~/.cache/sandglass/code`, moved or turned
+    /// `off` by `SANDGLASS_CODE_CACHE`); `None` compiles every module on load.
+    pub code_cache: Option<CodeCache>,
+    /// On shutdown, how long running activities may go on before they are cancelled.
+    /// Default `None`: no limit, [`Worker::run`] waits for them however long they take.
+    ///
+    /// When the period passes, each activity still running is cancelled with
+    /// [`CancellationReason::WorkerShutdown`](crate::CancellationReason::WorkerShutdown);
+    /// what it returns then is still reported, a cancellation as a retryable
+    /// `WorkerShutdown` failure so that Temporal retries it (on another worker) at once
+    /// instead of after its timeout. Cancellation is cooperative: an activity that never
+    /// checks [`ActivityContext::is_cancelled`] keeps `run` waiting past the period.
+    /// Workflow tasks are short and always finish; this period does not apply to them.
     pub graceful_shutdown_period: Option<Duration>,
     /// Fail the workflow, rather than its task, when replay finds nondeterminism (the
     /// Python SDK's `workflow_failure_exception_types`). Default `false`: the task fails
@@ -74,6 +89,7 @@ impl Default for WorkerOptions {
             max_concurrent_workflow_tasks: 100,
             activity_threads: 100,
             sandbox: SandboxLimits::default(),
+            code_cache: CodeCache::default_location(),
             graceful_shutdown_period: None,
             nondeterminism_fails_workflow: false,
         }
@@ -176,7 +192,8 @@ impl WorkerBuilder {
                     .into(),
             ));
         }
-        let sandbox = Sandbox::new(options.sandbox.clone()).map_err(WorkerError::Sandbox)?;
+        let sandbox = Sandbox::with_code_cache(options.sandbox.clone(), options.code_cache.clone())
+            .map_err(WorkerError::Sandbox)?;
         let (modules, first_error) = load_modules(&sandbox, paths).await;
         if modules.is_empty() && activities.is_empty() {
             return Err(match first_error {
@@ -203,7 +220,8 @@ impl WorkerBuilder {
             .max_outstanding_nexus_tasks(1usize)
             .task_types(WorkerTaskTypes {
                 enable_workflows: !modules.is_empty(),
-                enable_local_activities: false,
+                // Local activities run where their workflow runs.
+                enable_local_activities: !modules.is_empty(),
                 enable_remote_activities: !activities.is_empty(),
                 enable_nexus: false,
             })
@@ -225,19 +243,20 @@ impl WorkerBuilder {
             .map_err(|error| WorkerError::Validation(error.to_string()))?;
         let core = Arc::new(core);
 
+        let stats = Arc::new(StatsRecorder::default());
         let workflows = (!modules.is_empty()).then(|| {
-            Arc::new(WorkflowRunner::new(
-                sandbox.clone(),
-                modules,
-                task_queue.clone(),
-                namespace,
-            ))
+            Arc::new(
+                WorkflowRunner::new(sandbox.clone(), modules, task_queue.clone(), namespace)
+                    .with_stats(stats.clone()),
+            )
         });
-        let activities = (!activities.is_empty()).then(|| {
+        // Workflows need the activity runner too, for their local activities.
+        let activities = (!activities.is_empty() || workflows.is_some()).then(|| {
             Arc::new(activities::ActivityRunner::new(
                 activities,
                 ActivityThreadPool::new(options.activity_threads),
                 task_queue.clone(),
+                stats.clone(),
             ))
         });
         Ok(Worker {
@@ -245,6 +264,7 @@ impl WorkerBuilder {
             workflows,
             activities,
             task_queue,
+            stats,
             _runtime: runtime,
         })
     }
@@ -300,19 +320,36 @@ pub struct Worker {
     workflows: Option<Arc<WorkflowRunner>>,
     activities: Option<Arc<activities::ActivityRunner>>,
     task_queue: String,
+    stats: Arc<StatsRecorder>,
     _runtime: CoreRuntime,
 }
 
-/// Stops a worker from another task: polling ends, running work finishes, then
-/// [`Worker::run`] returns.
+/// Stops a worker from another task. Cheap to clone.
+///
+/// Shutdown goes like the other Temporal SDKs':
+/// 1. The worker stops polling: it takes no new tasks (a task the server had already
+///    handed out is still run) and Temporal sends the task queue's work to other workers.
+/// 2. Running activities see [`ActivityContext::is_worker_shutdown`] and may finish;
+///    every result is reported to Temporal. Running workflow activations finish too.
+/// 3. If [`WorkerOptions::graceful_shutdown_period`] is set and passes first, the
+///    activities still running are cancelled and, once they return, reported as
+///    retryable failures.
+///
+/// Then [`Worker::run`] returns.
 #[derive(Clone)]
 pub struct ShutdownHandle {
     core: Arc<CoreWorker>,
+    activities: Option<Arc<activities::ActivityRunner>>,
 }
 
 impl ShutdownHandle {
+    /// Begins shutdown and returns at once; [`Worker::run`] returns when it is done.
+    /// Calling it again does nothing more.
     pub fn shutdown(&self) {
         self.core.initiate_shutdown();
+        if let Some(activities) = &self.activities {
+            activities.begin_shutdown();
+        }
     }
 }
 
@@ -344,38 +381,71 @@ impl Worker {
         self.workflows.as_ref().map_or(0, |w| w.cached_runs())
     }
 
+    /// Where this worker's time went so far: guest, instantiation, conversion and
+    /// activities (the rest of its CPU is core, gRPC and the runtime).
+    pub fn stats(&self) -> WorkerStats {
+        self.stats.snapshot()
+    }
+
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
             core: self.core.clone(),
+            activities: self.activities.clone(),
         }
     }
 
-    /// Serves until shut down through a [`ShutdownHandle`], then drains: running
-    /// activations and activities finish and are reported before it returns.
+    /// Serves until shut down through a [`ShutdownHandle`], then drains as
+    /// [`ShutdownHandle`] describes: running activations and activities finish (or, past
+    /// the [grace period](WorkerOptions::graceful_shutdown_period), are cancelled) and
+    /// are reported before it returns. If polling fails, it shuts down the same way and
+    /// returns the error.
     pub async fn run(&self) -> Result<(), WorkerError> {
+        let handle = self.shutdown_handle();
+        let stop_on_error = |result: Result<(), PollError>| {
+            if result.is_err() {
+                handle.shutdown();
+            }
+            result
+        };
         let workflows = async {
             match &self.workflows {
-                Some(runner) => runner.clone().run(self.core.clone()).await,
+                Some(runner) => stop_on_error(runner.clone().run(self.core.clone()).await),
                 None => Ok(()),
             }
         };
         let activities = async {
             match &self.activities {
-                Some(runner) => runner.clone().run(self.core.clone()).await,
+                Some(runner) => stop_on_error(runner.clone().run(self.core.clone()).await),
                 None => Ok(()),
             }
         };
         let (workflows, activities) = tokio::join!(workflows, activities);
-        if workflows.is_err() || activities.is_err() {
-            self.core.initiate_shutdown();
-        }
         self.core.shutdown().await;
+        self.unregister_from_client();
         workflows?;
         activities?;
         Ok(())
     }
 
-    /// Like [`Worker::run`], and shuts down gracefully on Ctrl-C (SIGINT) or SIGTERM.
+    /// The end of core's `finalize_shutdown`, which takes the core worker by value while
+    /// shutdown handles share it. Without it the connection keeps the stopped worker
+    /// registered, and its worker heartbeats going to the server, for as long as the
+    /// connection lives.
+    fn unregister_from_client(&self) {
+        let Some(connection) = self.core.get_client_connection() else {
+            return;
+        };
+        if let Err(error) = connection
+            .workers()
+            .finalize_unregister(self.core.worker_instance_key())
+        {
+            tracing::debug!(%error, "worker already unregistered from its connection");
+        }
+    }
+
+    /// Like [`Worker::run`], and shuts down gracefully on Ctrl-C (SIGINT) or SIGTERM, as
+    /// [`ShutdownHandle::shutdown`] does. A second signal does not cut the grace short;
+    /// stop the process some other way (SIGKILL) if it must end at once.
     pub async fn run_until_ctrl_c(&self) -> Result<(), WorkerError> {
         let handle = self.shutdown_handle();
         let signal = tokio::spawn(async move {

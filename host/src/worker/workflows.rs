@@ -20,6 +20,7 @@ use crate::bridge::failure::FAILURE_SOURCE;
 use crate::bridge::sequence::{MalformedOutput, OpenCommands};
 use crate::sandbox::bindings::guest;
 use crate::sandbox::{ActivationError, RunIdentity, Sandbox, WorkflowInstance, WorkflowModule};
+use crate::worker::stats::{Phase, StatsRecorder};
 
 /// Why a workflow task failed on this worker. The task is reported failed to Temporal,
 /// which retries it (on this or another worker); nothing else is affected.
@@ -78,6 +79,7 @@ pub(crate) struct WorkflowRunner {
     task_queue: String,
     namespace: String,
     eviction_observer: Option<EvictionObserver>,
+    stats: Arc<StatsRecorder>,
 }
 
 impl WorkflowRunner {
@@ -94,7 +96,14 @@ impl WorkflowRunner {
             task_queue,
             namespace,
             eviction_observer: None,
+            stats: Arc::default(),
         }
+    }
+
+    /// Counts into `stats` (the worker's, shared with its activity half).
+    pub fn with_stats(mut self, stats: Arc<StatsRecorder>) -> Self {
+        self.stats = stats;
+        self
     }
 
     pub fn observe_evictions(mut self, observer: EvictionObserver) -> Self {
@@ -145,7 +154,10 @@ impl WorkflowRunner {
     ) -> WorkflowActivationCompletion {
         let run_id = activation.run_id.clone();
         self.notify_evictions(&activation);
-        let routed = match route_activation(activation, &self.task_queue, &self.namespace) {
+        let routed = self.stats.time(Phase::Conversion, || {
+            route_activation(activation, &self.task_queue, &self.namespace)
+        });
+        let routed = match routed {
             Ok(routed) => routed,
             Err(error) => return self.fail(&run_id, error.into()),
         };
@@ -173,7 +185,9 @@ impl WorkflowRunner {
                 .and_then(|result| result);
             match outcome {
                 Ok((guest_commands, host_commands)) => {
-                    commands.extend(commands_from_wit(guest_commands, &task_queue));
+                    commands.extend(self.stats.time(Phase::Conversion, || {
+                        commands_from_wit(guest_commands, &task_queue)
+                    }));
                     commands.extend(host_commands);
                 }
                 Err(error) => {
@@ -208,15 +222,14 @@ impl WorkflowRunner {
                         known: self.modules.keys().cloned().collect(),
                     }
                 })?;
-                let instance = WorkflowInstance::new(
-                    &self.sandbox,
-                    module,
-                    RunIdentity {
-                        workflow_type: init.workflow_type.clone(),
-                        run_id: run_id.clone(),
-                        randomness_seed: init.randomness_seed,
-                    },
-                )?;
+                let identity = RunIdentity {
+                    workflow_type: init.workflow_type.clone(),
+                    run_id: run_id.clone(),
+                    randomness_seed: init.randomness_seed,
+                };
+                let instance = self.stats.time(Phase::Instantiate, || {
+                    WorkflowInstance::new(&self.sandbox, module, identity)
+                })?;
                 let run = Arc::new(Mutex::new(Run {
                     instance,
                     open: OpenCommands::default(),
@@ -232,7 +245,9 @@ impl WorkflowRunner {
         };
         let mut run = run.lock().unwrap_or_else(PoisonError::into_inner);
         run.open.resolve(&guest.jobs);
-        let commands = run.instance.activate(guest)?;
+        let commands = self
+            .stats
+            .time(Phase::Guest, || run.instance.activate(guest))?;
         run.open
             .issue(&commands)
             .map_err(|source| WorkflowTaskError::MalformedOutput {

@@ -12,8 +12,8 @@ use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sandglass::{
-    ActivityDefinition, ActivityOptions, RetryPolicy, Workflow, WorkflowContext,
-    WorkflowDefinition, WorkflowResult,
+    ActivityCancellationType, ActivityDefinition, ActivityOptions, LocalActivityOptions,
+    RetryPolicy, Workflow, WorkflowContext, WorkflowDefinition, WorkflowResult,
 };
 use serde::{Deserialize, Serialize};
 
@@ -343,6 +343,90 @@ impl Workflow for ActivityFanOutWorkflow {
     }
 }
 
+const HEARTBEAT_UNTIL_CANCELLED: ActivityDefinition<(), String> =
+    ActivityDefinition::new("heartbeat_until_cancelled");
+const LOCAL_FLAKY: ActivityDefinition<(), u32> = ActivityDefinition::new("local_flaky");
+
+/// What [`CancelActivityWorkflow`] saw.
+#[derive(Serialize, Deserialize)]
+pub struct CancelReport {
+    /// Whether the activity's result was a cancellation.
+    pub cancelled: bool,
+    /// The error (or result) the workflow got, as text.
+    pub outcome: String,
+}
+
+/// Starts `heartbeat_until_cancelled`, waits the given milliseconds of workflow time,
+/// cancels it and waits until the activity confirms (`WaitCancellationCompleted`).
+pub struct CancelActivityWorkflow;
+
+impl Workflow for CancelActivityWorkflow {
+    type Input = u64;
+    type Output = CancelReport;
+    const DEFINITION: WorkflowDefinition<u64, CancelReport> =
+        WorkflowDefinition::new("CancelActivityWorkflow");
+
+    fn init(_ctx: &WorkflowContext, _input: &u64) -> Self {
+        Self
+    }
+
+    async fn run(
+        self: Rc<Self>,
+        ctx: WorkflowContext,
+        wait_ms: u64,
+    ) -> WorkflowResult<CancelReport> {
+        let options = ActivityOptions {
+            heartbeat_timeout: Some(Duration::from_secs(5)),
+            cancellation_type: ActivityCancellationType::WaitCancellationCompleted,
+            retry_policy: quick_retries(1),
+            ..ActivityOptions::start_to_close(Duration::from_secs(60))
+        };
+        let handle = ctx.execute_activity(HEARTBEAT_UNTIL_CANCELLED, (), options);
+        ctx.sleep(Duration::from_millis(wait_ms)).await;
+        handle.cancel();
+        Ok(match handle.await {
+            Ok(result) => CancelReport {
+                cancelled: false,
+                outcome: result,
+            },
+            Err(error) => CancelReport {
+                cancelled: error.is_cancelled(),
+                outcome: error.to_string(),
+            },
+        })
+    }
+}
+
+/// Runs `local_flaky` as a local activity, retrying every 1.5 s for up to 3 attempts;
+/// with `true`, a 1 s local retry threshold makes each retry wait on a workflow timer,
+/// otherwise core waits in the worker. Returns the activity's result.
+pub struct LocalActivityWorkflow;
+
+impl Workflow for LocalActivityWorkflow {
+    type Input = bool;
+    type Output = u32;
+    const DEFINITION: WorkflowDefinition<bool, u32> =
+        WorkflowDefinition::new("LocalActivityWorkflow");
+
+    fn init(_ctx: &WorkflowContext, _input: &bool) -> Self {
+        Self
+    }
+
+    async fn run(self: Rc<Self>, ctx: WorkflowContext, timer_backoff: bool) -> WorkflowResult<u32> {
+        let options = LocalActivityOptions {
+            retry_policy: Some(RetryPolicy {
+                initial_interval: Some(Duration::from_millis(1_500)),
+                backoff_coefficient: Some(1.0),
+                maximum_attempts: 3,
+                ..RetryPolicy::default()
+            }),
+            local_retry_threshold: Some(Duration::from_secs(if timer_backoff { 1 } else { 10 })),
+            ..LocalActivityOptions::start_to_close(Duration::from_secs(5))
+        };
+        Ok(ctx.execute_local_activity(LOCAL_FLAKY, (), options).await?)
+    }
+}
+
 sandglass::export_workflows!(
     RemoteGreetingWorkflow,
     UnregisteredActivityWorkflow,
@@ -352,5 +436,7 @@ sandglass::export_workflows!(
     ActivityRetryWorkflow,
     NonRetryableActivityWorkflow,
     HeartbeatResumeWorkflow,
-    ActivityFanOutWorkflow
+    ActivityFanOutWorkflow,
+    CancelActivityWorkflow,
+    LocalActivityWorkflow
 );

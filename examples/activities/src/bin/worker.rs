@@ -1,0 +1,35 @@
+//! Serves `ReportWorkflow` (wasm) and `fetch_chunks`, `checksum`, `upload` (native) on
+//! `activities-example` until Ctrl-C, then lets running activities finish for up to
+//! ten seconds before cancelling them.
+
+use std::time::Duration;
+
+use activities_example::{TASK_QUEUE, init_logging, worker_builder, workflow_component};
+use sandglass_host::{Client, ConnectionSettings, WorkerOptions};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    init_logging();
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    let component = workflow_component()?;
+    let client = Client::connect(ConnectionSettings::from_env()).await?;
+    let mut options = WorkerOptions::default();
+    options.activity_threads = 8;
+    options.graceful_shutdown_period = Some(Duration::from_secs(10));
+    let worker = worker_builder(client, component)
+        .options(options)
+        .build()
+        .await?;
+    tracing::info!(task_queue = TASK_QUEUE, "worker started; Ctrl-C to stop");
+    worker.run_until_ctrl_c().await?;
+    Ok(())
+}
