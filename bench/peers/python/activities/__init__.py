@@ -1,0 +1,1 @@
+"""Activities of the benchmark contract, apart from the workflows as the sandbox wants."""
