@@ -222,9 +222,9 @@ pub(crate) fn schedule<O: DeserializeOwned>(
         activity_type: activity_type.to_owned(),
         task_queue: options.task_queue,
         arguments,
-        schedule_to_close_timeout: options.schedule_to_close_timeout.map(to_wit_duration),
-        schedule_to_start_timeout: options.schedule_to_start_timeout.map(to_wit_duration),
-        start_to_close_timeout: options.start_to_close_timeout.map(to_wit_duration),
+        schedule_to_close_timeout: set_duration(options.schedule_to_close_timeout),
+        schedule_to_start_timeout: set_duration(options.schedule_to_start_timeout),
+        start_to_close_timeout: set_duration(options.start_to_close_timeout),
         heartbeat_timeout: options.heartbeat_timeout.map(to_wit_duration),
         retry_policy: options.retry_policy.as_ref().map(RetryPolicy::to_wit),
         cancellation_type: options.cancellation_type.to_wit(),
@@ -260,9 +260,9 @@ pub(crate) fn schedule_local<O: DeserializeOwned>(
         arguments,
         attempt: 1,
         original_schedule_time: None,
-        schedule_to_close_timeout: options.schedule_to_close_timeout.map(to_wit_duration),
-        schedule_to_start_timeout: options.schedule_to_start_timeout.map(to_wit_duration),
-        start_to_close_timeout: options.start_to_close_timeout.map(to_wit_duration),
+        schedule_to_close_timeout: set_duration(options.schedule_to_close_timeout),
+        schedule_to_start_timeout: set_duration(options.schedule_to_start_timeout),
+        start_to_close_timeout: set_duration(options.start_to_close_timeout),
         retry_policy: options.retry_policy.as_ref().map(RetryPolicy::to_wit),
         local_retry_threshold: options.local_retry_threshold.map(to_wit_duration),
         cancellation_type: options.cancellation_type.to_wit(),
@@ -280,6 +280,13 @@ pub(crate) fn schedule_local<O: DeserializeOwned>(
         Stage::Scheduled(seq),
         Some(Box::new(command)),
     )
+}
+
+/// Temporal reads a zero timeout as unset; core would read it as "time out at once".
+fn set_duration(
+    timeout: Option<Duration>,
+) -> Option<crate::bindings::sandglass::workflow::types::Duration> {
+    timeout.filter(|t| !t.is_zero()).map(to_wit_duration)
 }
 
 fn missing_timeout(activity_type: &str) -> ActivityError {
@@ -445,6 +452,13 @@ impl<O: DeserializeOwned> Future for ActivityHandle<O> {
                         return Poll::Pending;
                     };
                     match resolution {
+                        // Core may answer a cancelled attempt's failure with a backoff;
+                        // a cancelled handle must not start another attempt.
+                        ActivityResolution::Backoff(_) if this.cancel_requested.get() => {
+                            return Poll::Ready(Err(ActivityError::cancelled_before_retry(
+                                this.activity_type,
+                            )));
+                        }
                         ActivityResolution::Backoff(backoff) => this.back_off(seq, backoff),
                         other => return this.resolved(seq, other),
                     }

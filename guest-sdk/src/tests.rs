@@ -746,3 +746,29 @@ fn cancel_after_the_result_arrived_issues_nothing_and_the_result_stands() {
         .unwrap();
     assert_eq!(decode_completion::<String>(&commands), "done first");
 }
+
+#[test]
+fn a_backoff_after_cancel_resolves_the_handle_instead_of_retrying() {
+    let mut runtime = Runtime::new(WORKFLOWS);
+    runtime
+        .activate(activation(
+            100,
+            vec![initialize("Cancelling", &"local cancel after a timer")],
+        ))
+        .unwrap();
+    let commands = runtime
+        .activate(activation(101, vec![Job::FireTimer(1)]))
+        .unwrap();
+    assert!(
+        matches!(
+            commands.as_slice(),
+            [Command::RequestCancelLocalActivity(1)]
+        ),
+        "{commands:?}"
+    );
+    // The attempt failed as the cancel went out: core answers with a backoff.
+    let commands = runtime
+        .activate(activation(102, vec![backoff(1, 2, 60)]))
+        .unwrap();
+    assert_eq!(decode_completion::<String>(&commands), "cancelled");
+}

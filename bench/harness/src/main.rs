@@ -13,9 +13,9 @@ use sandglass_bench::load;
 use sandglass_bench::peer::{self, WorkerProcess};
 use sandglass_bench::report::{ColdStart, PeerResult, Profile, Report};
 use sandglass_host::sandbox::bindings::{guest, types};
-use sandglass_host::sandbox::{RunIdentity, WorkflowInstance};
+use sandglass_host::sandbox::{CodeCache, RunIdentity, WorkflowInstance};
 use sandglass_host::testing::DevServer;
-use sandglass_host::{Client, ConnectionSettings, Sandbox, WorkflowModule};
+use sandglass_host::{Client, ConnectionSettings, Sandbox, SandboxLimits, WorkflowModule};
 
 /// A worker to measure, and how to run its replayer.
 struct Peer {
@@ -274,38 +274,63 @@ fn cold_start(settings: &Settings) -> anyhow::Result<ColdStart> {
     let started = Instant::now();
     let module = WorkflowModule::from_bytes(&sandbox, "greeting", &bytes)?;
     let compile_ms = started.elapsed().as_secs_f64() * 1_000.0;
-    let started = Instant::now();
-    let _again = WorkflowModule::from_bytes(&sandbox, "greeting", &bytes)?;
-    let cached_load_ms = started.elapsed().as_secs_f64() * 1_000.0;
 
-    const RUNS: u32 = 2_000;
+    let cache_dir =
+        std::env::temp_dir().join(format!("sandglass-bench-cache-{}", std::process::id()));
+    let cached = Sandbox::with_code_cache(Default::default(), Some(CodeCache::new(&cache_dir)))?;
+    WorkflowModule::from_bytes(&cached, "greeting", &bytes)?;
+    let started = Instant::now();
+    WorkflowModule::from_bytes(&cached, "greeting", &bytes)?;
+    let cached_load_ms = started.elapsed().as_secs_f64() * 1_000.0;
+    let _ = std::fs::remove_dir_all(&cache_dir);
+
+    let (instantiate_us, first_activation_us) = instance_start(&sandbox, &module)?;
+    let mut pooled_limits = SandboxLimits::default();
+    pooled_limits.instance_pool = Some(INSTANCE_RUNS + 16);
+    let pooled = Sandbox::new(pooled_limits)?;
+    let pooled_module = WorkflowModule::from_bytes(&pooled, "greeting", &bytes)?;
+    let (pooled_instantiate_us, pooled_first_activation_us) =
+        instance_start(&pooled, &pooled_module)?;
+    Ok(ColdStart {
+        compile_ms,
+        cached_load_ms,
+        instantiate_us,
+        first_activation_us,
+        pooled_instantiate_us,
+        pooled_first_activation_us,
+    })
+}
+
+/// Instances created for the start-up figures.
+const INSTANCE_RUNS: u32 = 2_000;
+
+/// Mean microseconds to create an instance, and to create one and run its first
+/// activation; the instances of the second loop stay alive, as cached runs do.
+fn instance_start(sandbox: &Sandbox, module: &WorkflowModule) -> anyhow::Result<(f64, f64)> {
     let identity = |i: u32| RunIdentity {
         workflow_type: "GreetingWorkflow".to_owned(),
         run_id: format!("cold-{i}"),
         randomness_seed: u64::from(i),
     };
     let started = Instant::now();
-    for i in 0..RUNS {
-        drop(WorkflowInstance::new(&sandbox, &module, identity(i))?);
+    for i in 0..INSTANCE_RUNS {
+        drop(WorkflowInstance::new(sandbox, module, identity(i))?);
     }
-    let instantiate_us = started.elapsed().as_secs_f64() * 1e6 / f64::from(RUNS);
+    let instantiate_us = started.elapsed().as_secs_f64() * 1e6 / f64::from(INSTANCE_RUNS);
 
+    let mut live = Vec::with_capacity(INSTANCE_RUNS as usize);
     let started = Instant::now();
-    for i in 0..RUNS {
-        let mut instance = WorkflowInstance::new(&sandbox, &module, identity(i))?;
+    for i in 0..INSTANCE_RUNS {
+        let mut instance = WorkflowInstance::new(sandbox, module, identity(i))?;
         let commands = instance.activate(first_activation(i))?;
         anyhow::ensure!(
             commands.len() == 1,
             "expected one command, got {commands:?}"
         );
+        live.push(instance);
     }
-    let first_activation_us = started.elapsed().as_secs_f64() * 1e6 / f64::from(RUNS);
-    Ok(ColdStart {
-        compile_ms,
-        cached_load_ms,
-        instantiate_us,
-        first_activation_us,
-    })
+    let first_activation_us = started.elapsed().as_secs_f64() * 1e6 / f64::from(INSTANCE_RUNS);
+    Ok((instantiate_us, first_activation_us))
 }
 
 fn first_activation(i: u32) -> guest::Activation {

@@ -31,6 +31,9 @@ pub struct ColdStart {
     /// Instantiating plus the first activation (decode input, run to the first
     /// command), mean over many.
     pub first_activation_us: f64,
+    /// The same two with the pooling allocator (`SandboxLimits::instance_pool`).
+    pub pooled_instantiate_us: f64,
+    pub pooled_first_activation_us: f64,
 }
 
 /// Where the Sandglass worker's CPU went during the greeting load.
@@ -114,9 +117,15 @@ impl Report {
         }
         let cold = &self.cold_start;
         out.push_str(&format!(
-            "\nSandglass cold start: compile {:.1} ms, load from code cache {:.1} ms, \
-             instantiate {:.1} µs, instantiate + first activation {:.1} µs\n",
-            cold.compile_ms, cold.cached_load_ms, cold.instantiate_us, cold.first_activation_us
+            "\nSandglass cold start: compile {:.1} ms, load from code cache {:.1} ms; \
+             instantiate {:.1} µs (pooled {:.1} µs), instantiate + first activation \
+             {:.1} µs (pooled {:.1} µs)\n",
+            cold.compile_ms,
+            cold.cached_load_ms,
+            cold.instantiate_us,
+            cold.pooled_instantiate_us,
+            cold.first_activation_us,
+            cold.pooled_first_activation_us,
         ));
         if let Some(profile) = &self.profile {
             out.push_str(&format!(

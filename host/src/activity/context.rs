@@ -32,7 +32,12 @@ pub struct ActivityInfo {
     /// it returns [`ActivityError::will_complete_async`](crate::ActivityError::will_complete_async)
     /// ([`AsyncActivityId::TaskToken`](crate::AsyncActivityId::TaskToken)). Opaque bytes,
     /// valid until this attempt ends; treat it as a credential for this one activity.
+    /// A local activity's token is the worker's own and cannot complete it from a
+    /// client.
     pub task_token: Vec<u8>,
+    /// Scheduled with `execute_local_activity`: it runs inside its workflow's task on
+    /// this worker, and heartbeats go nowhere (there is no heartbeat timeout to feed).
+    pub is_local: bool,
 }
 
 type HeartbeatSink = Arc<dyn Fn(Vec<Payload>) + Send + Sync>;

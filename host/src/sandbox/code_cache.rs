@@ -13,6 +13,7 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -92,17 +93,18 @@ impl CodeCache {
     }
 }
 
-/// `wasmtime-<version>-<hash of the engine's compatibility settings>`.
+/// `wasmtime-<exact version>-sandglass-<version>-<hash of the engine's settings>`:
+/// wasmtime itself only checks the major version when loading code, and a patch
+/// release (a Cranelift fix, say) must recompile.
 fn engine_key(engine: &Engine) -> String {
     let mut hasher = DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
-    format!("wasmtime-{}-{:016x}", wasmtime_version(), hasher.finish())
-}
-
-fn wasmtime_version() -> &'static str {
-    // The crate's major version is what the engine key must separate; the compatibility
-    // hash covers the rest of what decides whether code is reusable.
-    "48"
+    format!(
+        "wasmtime-{}-sandglass-{}-{:016x}",
+        env!("SANDGLASS_WASMTIME_VERSION"),
+        env!("CARGO_PKG_VERSION"),
+        hasher.finish()
+    )
 }
 
 fn write_entry(path: &Path, component: &Component) -> anyhow::Result<()> {
@@ -110,27 +112,42 @@ fn write_entry(path: &Path, component: &Component) -> anyhow::Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| anyhow::anyhow!("entry path without a directory"))?;
-    std::fs::create_dir_all(dir)?;
+    // Only this user may write code the worker will map as executable.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
     // Write aside and rename, so a reader never sees half a file.
-    let mut temp = tempfile_in(dir)?;
-    temp.1.write_all(&Sha256::digest(&code))?;
-    temp.1.write_all(&code)?;
-    temp.1.sync_all()?;
-    std::fs::rename(&temp.0, path)?;
-    Ok(())
+    let (temp, mut file) = tempfile_in(dir)?;
+    let written = file
+        .write_all(&Sha256::digest(&code))
+        .and_then(|()| file.write_all(&code))
+        .and_then(|()| file.sync_all())
+        .and_then(|()| std::fs::rename(&temp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    Ok(written?)
 }
 
-/// A file in `dir` no other live writer uses: named by process id and a counter.
+/// A new file in `dir`, named by process id, time and a counter (processes in
+/// containers sharing a cache may all be pid 1); `create_new` refuses any clash.
 fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
     let name = format!(
-        ".tmp-{}-{}",
+        ".tmp-{}-{nanos}-{}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
     let path = dir.join(name);
-    let file = std::fs::File::create(&path)?;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
     Ok((path, file))
 }
 

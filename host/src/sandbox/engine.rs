@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::SandboxLimits;
 
@@ -24,7 +24,30 @@ pub fn build_engine(limits: &SandboxLimits) -> wasmtime::Result<Engine> {
         .cranelift_nan_canonicalization(true)
         .relaxed_simd_deterministic(true)
         .max_wasm_stack(limits.max_wasm_stack);
+    if let Some(slots) = limits.instance_pool {
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool(slots, limits)));
+    }
     Engine::new(&config)
+}
+
+/// Core instances, memories and tables one workflow component may hold. A Rust guest
+/// built for wasm32-wasip2 has one memory, a couple of tables and a few core instances
+/// (its module plus the shims the component linker adds); these leave room for more.
+const CORE_INSTANCES_PER_RUN: u32 = 16;
+const MEMORIES_PER_RUN: u32 = 2;
+const TABLES_PER_RUN: u32 = 4;
+
+fn pool(slots: u32, limits: &SandboxLimits) -> PoolingAllocationConfig {
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(slots)
+        .total_core_instances(slots.saturating_mul(CORE_INSTANCES_PER_RUN))
+        .total_memories(slots.saturating_mul(MEMORIES_PER_RUN))
+        .total_tables(slots.saturating_mul(TABLES_PER_RUN))
+        .max_core_instances_per_component(CORE_INSTANCES_PER_RUN)
+        .max_memories_per_component(MEMORIES_PER_RUN)
+        .max_tables_per_component(TABLES_PER_RUN)
+        .max_memory_size(limits.max_memory_bytes);
+    pool
 }
 
 /// A thread that advances an engine's epoch every [`EPOCH_TICK`] until dropped.

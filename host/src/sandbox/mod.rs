@@ -65,6 +65,13 @@ pub struct SandboxLimits {
     /// larger ones anyway, so raise this only together with the server's limit. A larger
     /// command fails the workflow task with a message naming it.
     pub max_payload_bytes: usize,
+    /// Instances alive at once, taken from a pool of that many preallocated slots
+    /// (wasmtime's pooling allocator): starting a run reuses a slot, its memory
+    /// mapping and its copy-on-write image instead of mapping new ones. `None` (the
+    /// default) maps each instance on demand. A worker needs a slot per cached run
+    /// plus one per workflow task in flight; past the pool, a run's task fails with
+    /// [`ActivationError::Instantiate`] until a slot frees up.
+    pub instance_pool: Option<u32>,
 }
 
 impl Default for SandboxLimits {
@@ -75,6 +82,7 @@ impl Default for SandboxLimits {
             max_wasm_stack: 512 << 10,
             max_output_bytes: 64 << 10,
             max_payload_bytes: 2 << 20,
+            instance_pool: None,
         }
     }
 }

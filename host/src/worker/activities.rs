@@ -78,8 +78,12 @@ impl ActivityRunner {
             } = task;
             match variant {
                 Some(activity_task::Variant::Start(start)) => {
+                    // Registered before the next poll, so a cancel that core hands out
+                    // right after the start always finds the activity.
+                    let ctx = self.register(&core, &task_token, &start);
                     let (runner, core) = (self.clone(), core.clone());
-                    in_flight.spawn(async move { runner.start(core, task_token, start).await });
+                    in_flight
+                        .spawn(async move { runner.start(core, task_token, start, ctx).await });
                 }
                 Some(activity_task::Variant::Cancel(cancel)) => {
                     let ctx = self.lock_running().get(&task_token).cloned();
@@ -100,21 +104,43 @@ impl ActivityRunner {
         result
     }
 
-    async fn start(&self, core: Arc<CoreWorker>, task_token: Vec<u8>, start: Start) {
-        let info = activity_info(&start, &self.task_queue, &task_token);
+    /// The context of a starting activity, recorded as running.
+    fn register(
+        &self,
+        core: &Arc<CoreWorker>,
+        task_token: &[u8],
+        start: &Start,
+    ) -> ActivityContext {
+        let info = activity_info(start, &self.task_queue, task_token);
         let heartbeat_core = core.clone();
-        let heartbeat_token = task_token.clone();
+        let heartbeat_token = task_token.to_vec();
+        let is_local = info.is_local;
         let ctx = ActivityContext::new(
-            info.clone(),
+            info,
             Arc::new(move |details| {
-                heartbeat_core.record_activity_heartbeat(ActivityHeartbeat {
-                    task_token: heartbeat_token.clone(),
-                    details,
-                })
+                // Core has nowhere to send a local activity's heartbeat and warns.
+                if !is_local {
+                    heartbeat_core.record_activity_heartbeat(ActivityHeartbeat {
+                        task_token: heartbeat_token.clone(),
+                        details,
+                    })
+                }
             }),
         )
         .with_worker_shutdown(self.worker_shutdown.clone());
-        self.lock_running().insert(task_token.clone(), ctx.clone());
+        self.lock_running().insert(task_token.to_vec(), ctx.clone());
+        ctx
+    }
+
+    async fn start(
+        &self,
+        core: Arc<CoreWorker>,
+        task_token: Vec<u8>,
+        start: Start,
+        ctx: ActivityContext,
+    ) {
+        let info = ctx.info().clone();
+        let is_local = start.is_local;
         // The registry already turns activity panics into failures; this guard keeps a
         // bug of ours from leaving the task unanswered, which would stall shutdown.
         let started = Instant::now();
@@ -141,6 +167,22 @@ impl ActivityRunner {
                 ActivityExecutionResult::fail(failure)
             }
             Some(ActivityOutcome::Cancelled(failure)) => ActivityExecutionResult::cancel(failure),
+            Some(ActivityOutcome::WillCompleteAsync) if is_local => {
+                // Core cannot leave a local activity open: its result is a marker the
+                // workflow task writes. Fail it plainly instead of timing out.
+                let failure = ActivityError::application(
+                    "LocalActivityCannotCompleteAsync",
+                    format!(
+                        "local activity {:?} returned will_complete_async(); only activities \
+                         scheduled with execute_activity can complete from a client",
+                        info.activity_type
+                    ),
+                )
+                .non_retryable()
+                .into_failure();
+                tracing::error!(message = %failure.message, "local activity tried to complete asynchronously");
+                ActivityExecutionResult::fail(failure)
+            }
             Some(ActivityOutcome::WillCompleteAsync) => {
                 // Expected, not a problem: the activity handed its token to a client.
                 tracing::debug!(activity_type = %info.activity_type, attempt = info.attempt, "activity will complete asynchronously");
@@ -217,5 +259,6 @@ fn activity_info(start: &Start, task_queue: &str, task_token: &[u8]) -> Activity
         heartbeat_timeout: duration(start.heartbeat_timeout),
         heartbeat_details: start.heartbeat_details.clone(),
         task_token: task_token.to_vec(),
+        is_local: start.is_local,
     }
 }

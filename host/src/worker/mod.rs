@@ -55,9 +55,10 @@ pub struct WorkerOptions {
     pub max_cached_workflows: usize,
     /// Workflow tasks processed at once. Default 100; must be at least 2 while caching.
     pub max_concurrent_workflow_tasks: usize,
-    /// Threads in the sync activity pool, and also the number of activities (sync and
-    /// async together) the worker accepts at once, so a sync activity never waits for a
-    /// thread. Default 100, like the seed's `ThreadPoolExecutor(max_workers=100)`.
+    /// The number of activities (sync and async together) the worker accepts at once,
+    /// and as many local activities again; the sync pool has a thread for each of
+    /// those slots (spawned as needed), so a sync activity never waits for a thread.
+    /// Default 100, like the seed's `ThreadPoolExecutor(max_workers=100)`.
     pub activity_threads: usize,
     /// Per-instance sandbox limits.
     pub sandbox: SandboxLimits,
@@ -254,7 +255,8 @@ impl WorkerBuilder {
         let activities = (!activities.is_empty() || workflows.is_some()).then(|| {
             Arc::new(activities::ActivityRunner::new(
                 activities,
-                ActivityThreadPool::new(options.activity_threads),
+                // One thread per activity slot and per local activity slot.
+                ActivityThreadPool::new(options.activity_threads.saturating_mul(2)),
                 task_queue.clone(),
                 stats.clone(),
             ))

@@ -127,11 +127,22 @@ impl WorkflowRunner {
     /// logged, since core then evicts the run and Temporal retries its task.
     pub async fn run(self: Arc<Self>, core: Arc<CoreWorker>) -> Result<(), PollError> {
         let mut in_flight = JoinSet::new();
+        let mut failure = None;
         let result = loop {
             let activation = match core.poll_workflow_activation().await {
                 Ok(activation) => activation,
-                Err(PollError::ShutDown) => break Ok(()),
-                Err(error) => break Err(error),
+                Err(PollError::ShutDown) => break failure.map_or(Ok(()), Err),
+                Err(error) => {
+                    // Core ends local activities only once workflow polling has seen
+                    // `ShutDown`: stop the worker and keep answering activations until
+                    // then, or the activity half would wait forever.
+                    tracing::error!(%error, "polling workflow tasks failed; shutting the worker down");
+                    core.initiate_shutdown();
+                    failure.get_or_insert(error);
+                    // Errors may repeat at once until core has shut down.
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
             };
             let (runner, core) = (self.clone(), core.clone());
             in_flight.spawn(async move {
