@@ -64,7 +64,8 @@ pub struct ActivityOptions {
     /// What cancelling the activity does. Default: [`ActivityCancellationType::TryCancel`].
     pub cancellation_type: ActivityCancellationType,
     /// Temporal's priority key, 1 (highest) to 5; tasks with a lower key are dispatched
-    /// first. Default: `None`, the server's default (3).
+    /// first. Default: `None`, the server's default (3). A key outside 1..=5 schedules
+    /// nothing: the handle resolves at once with an [`ActivityError`] that says so.
     pub priority: Option<u32>,
 }
 
@@ -164,7 +165,7 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    fn to_wit(&self) -> WitRetryPolicy {
+    pub(crate) fn to_wit(&self) -> WitRetryPolicy {
         WitRetryPolicy {
             initial_interval: self.initial_interval.map(to_wit_duration),
             backoff_coefficient: self.backoff_coefficient.unwrap_or(0.0),
@@ -210,6 +211,16 @@ pub(crate) fn schedule<O: DeserializeOwned>(
     };
     if !options.has_close_timeout() {
         return handle(Stage::Rejected(Some(missing_timeout(activity_type))), None);
+    }
+    if let Some(key) = options.priority.filter(|key| !(1..=5).contains(key)) {
+        let error = ActivityError::local(
+            "InvalidActivityOptions",
+            format!(
+                "activity {activity_type:?} was not scheduled: priority {key} is outside \
+                 Temporal's range 1 (highest) to 5"
+            ),
+        );
+        return handle(Stage::Rejected(Some(error)), None);
     }
     let Some(arguments) = encoded(shared, activity_type, arguments) else {
         return handle(Stage::Done, None);
@@ -341,6 +352,9 @@ pub struct ActivityHandle<O> {
     /// For a local activity: the command to schedule again after a timer backoff.
     local: Option<Box<ScheduleLocalActivity>>,
     cancel_requested: std::cell::Cell<bool>,
+    /// The cancellation scope it was started in, and its operation id there.
+    scope: usize,
+    operation: u64,
     output: PhantomData<fn() -> O>,
 }
 
@@ -368,12 +382,15 @@ impl<O> ActivityHandle<O> {
         stage: Stage,
         local: Option<Box<ScheduleLocalActivity>>,
     ) -> Self {
+        let (scope, operation) = shared.state.borrow_mut().scopes.enlist();
         Self {
             shared: shared.clone(),
             activity_type,
             stage: RefCell::new(stage),
             local,
             cancel_requested: std::cell::Cell::new(false),
+            scope,
+            operation,
             output: PhantomData,
         }
     }
@@ -433,6 +450,32 @@ impl<O: DeserializeOwned> Future for ActivityHandle<O> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        if !this.cancel_requested.get() {
+            let scope_cancelled = this
+                .shared
+                .state
+                .borrow()
+                .scopes
+                .cancelled(this.scope)
+                .is_some();
+            if scope_cancelled {
+                this.cancel();
+            }
+        }
+        let polled = this.poll_stage(cx);
+        let mut state = this.shared.state.borrow_mut();
+        if polled.is_pending() {
+            state.scopes.watch(this.scope, this.operation, cx.waker());
+        } else {
+            state.scopes.unwatch(this.scope, this.operation);
+        }
+        polled
+    }
+}
+
+impl<O: DeserializeOwned> ActivityHandle<O> {
+    fn poll_stage(&mut self, cx: &mut Context<'_>) -> Poll<Result<O, ActivityError>> {
+        let this = self;
         loop {
             let stage = std::mem::replace(this.stage.get_mut(), Stage::Done);
             match stage {
@@ -474,9 +517,7 @@ impl<O: DeserializeOwned> Future for ActivityHandle<O> {
             }
         }
     }
-}
 
-impl<O: DeserializeOwned> ActivityHandle<O> {
     /// A local activity must wait before its next attempt: start the timer.
     fn back_off(&mut self, seq: u32, backoff: LocalActivityBackoff) {
         let mut state = self.shared.state.borrow_mut();
@@ -547,6 +588,7 @@ impl<O> Drop for ActivityHandle<O> {
         let Ok(mut state) = self.shared.state.try_borrow_mut() else {
             return;
         };
+        state.scopes.unwatch(self.scope, self.operation);
         match self.stage.get_mut() {
             Stage::Scheduled(seq) => state.activities.abandon(*seq),
             Stage::BackingOff { timer, .. } => state.timers.abandon(*timer),

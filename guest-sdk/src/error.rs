@@ -14,6 +14,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::bindings::exports::sandglass::workflow::guest::ContinueAsNew;
 use crate::bindings::sandglass::workflow::types::{
     ApplicationFailure, Failure, FailureFrame, FailureInfo, Payload, TimeoutKind,
 };
@@ -21,6 +22,20 @@ use crate::payload;
 
 /// The `source` this SDK writes into the failures it creates.
 pub(crate) const SOURCE: &str = "Sandglass";
+
+/// A failure another error can name as its cause: an [`ActivityError`] or a
+/// [`ChildWorkflowError`](crate::ChildWorkflowError).
+#[derive(Clone, Debug)]
+pub struct FailureCause(pub(crate) ActivityError);
+
+impl From<ActivityError> for FailureCause {
+    fn from(error: ActivityError) -> Self {
+        Self(error)
+    }
+}
+
+/// The error type of [`WorkflowError::cancelled`].
+const CANCELLED_ERROR_TYPE: &str = "CancelledError";
 
 /// What [`Workflow::run`](crate::Workflow::run) returns.
 pub type WorkflowResult<T> = Result<T, WorkflowError>;
@@ -48,7 +63,11 @@ pub struct WorkflowError {
     details: Vec<Payload>,
     /// Why a detail could not be encoded; reported as a workflow task failure.
     detail_error: Option<String>,
-    cause: Option<ActivityError>,
+    /// Boxed: most errors have none, and `WorkflowResult`s should stay small.
+    cause: Option<Box<ActivityError>>,
+    /// Set by [`WorkflowContext::continue_as_new`](crate::WorkflowContext::continue_as_new):
+    /// not a failure, but the command that ends this run and starts the next.
+    continue_as_new: Option<Box<ContinueAsNew>>,
 }
 
 impl WorkflowError {
@@ -61,7 +80,57 @@ impl WorkflowError {
             details: Vec::new(),
             detail_error: None,
             cause: None,
+            continue_as_new: None,
         }
+    }
+
+    /// An error whose cause is another failure chain (a child workflow's), so a client
+    /// sees what went wrong inside it.
+    pub(crate) fn caused_by(error_type: &str, cause: ActivityError) -> Self {
+        let mut error = Self::application(error_type, format!("child workflow failed: {cause}"));
+        error.cause = Some(Box::new(cause));
+        error
+    }
+
+    /// The "error" that continues the run as new; its encoding problem, if any, is
+    /// reported as a task failure like a bad detail.
+    pub(crate) fn continue_as_new(command: Result<ContinueAsNew, String>) -> Self {
+        let mut error = Self::application("ContinueAsNew", "the workflow continued as new");
+        match command {
+            Ok(command) => error.continue_as_new = Some(Box::new(command)),
+            Err(message) => error.detail_error = Some(message),
+        }
+        error
+    }
+
+    /// The continue-as-new command, if this is one.
+    pub(crate) fn take_continue_as_new(&mut self) -> Option<ContinueAsNew> {
+        self.continue_as_new.take().map(|command| *command)
+    }
+
+    /// Ends the run as cancelled, when returned from `run` after a client asked to cancel
+    /// it ([`WorkflowContext::is_cancel_requested`](crate::WorkflowContext::is_cancel_requested)).
+    /// Without such a request it fails the workflow like any application error.
+    pub fn cancelled(message: impl Into<String>) -> Self {
+        Self::application(CANCELLED_ERROR_TYPE, message)
+    }
+
+    /// Whether this error means the run gave in to a cancellation request: made by
+    /// [`cancelled`](Self::cancelled), or caused by a cancelled activity.
+    pub(crate) fn is_cancellation(&self) -> bool {
+        self.error_type == CANCELLED_ERROR_TYPE
+            || self
+                .cause
+                .as_ref()
+                .is_some_and(|cause| cause.is_cancelled())
+    }
+
+    /// Records the failure that led to this error (Python's `raise ... from err`), so a
+    /// client sees the activity's or child's whole failure chain under this error.
+    #[must_use]
+    pub fn with_cause(mut self, cause: impl Into<FailureCause>) -> Self {
+        self.cause = Some(Box::new(cause.into().0));
+        self
     }
 
     /// Marks the error non-retryable: a workflow retry policy will not start the workflow
@@ -110,7 +179,7 @@ impl WorkflowError {
 
     /// The activity failure that caused this error, if it came from one.
     pub fn cause(&self) -> Option<&ActivityError> {
-        self.cause.as_ref()
+        self.cause.as_deref()
     }
 
     /// The failure frames for `fail-workflow`, outermost first; `Err` says why a detail
@@ -146,7 +215,8 @@ impl From<ActivityError> for WorkflowError {
             non_retryable: false,
             details: Vec::new(),
             detail_error: None,
-            cause: Some(error),
+            cause: Some(Box::new(error)),
+            continue_as_new: None,
         }
     }
 }
@@ -159,7 +229,46 @@ impl fmt::Display for WorkflowError {
 
 impl std::error::Error for WorkflowError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.cause.as_ref().map(|cause| cause as _)
+        self.cause.as_deref().map(|cause| cause as _)
+    }
+}
+
+/// An operation (a timer, a wait) ended because its cancellation scope, or the whole
+/// workflow, was cancelled. `?` turns it into a [`WorkflowError`] that, returned from
+/// `run` after a cancellation request, ends the run as cancelled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cancelled {
+    reason: String,
+}
+
+impl Cancelled {
+    pub(crate) fn new(reason: &str) -> Self {
+        Self {
+            reason: reason.to_owned(),
+        }
+    }
+
+    /// Why it was cancelled: the cancellation request's reason, or the scope's.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+impl fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.reason.is_empty() {
+            f.write_str("cancelled")
+        } else {
+            write!(f, "cancelled: {}", self.reason)
+        }
+    }
+}
+
+impl std::error::Error for Cancelled {}
+
+impl From<Cancelled> for WorkflowError {
+    fn from(cancelled: Cancelled) -> Self {
+        WorkflowError::cancelled(cancelled.to_string())
     }
 }
 
@@ -246,6 +355,33 @@ impl ActivityError {
         self.frames.iter().find_map(|frame| match &frame.info {
             FailureInfo::Application(application) => Some(application.error_type.as_str()),
             _ => None,
+        })
+    }
+
+    /// The first detail of the application error in the chain, decoded as `T`: what
+    /// the activity attached to its error (`ApplicationError(..., details)` in Python).
+    /// `None` when there is no application error or it has no details.
+    pub fn details<T: serde::de::DeserializeOwned>(&self) -> Option<Result<T, WorkflowError>> {
+        let details = self.frames.iter().find_map(|frame| match &frame.info {
+            FailureInfo::Application(application) => Some(&application.details),
+            _ => None,
+        })?;
+        let first = details.first()?;
+        Some(payload::decode(first).map_err(|error| {
+            WorkflowError::application(
+                "PayloadDecodeError",
+                format!(
+                    "an error detail does not decode as `{}`: {error}",
+                    std::any::type_name::<T>()
+                ),
+            )
+        }))
+    }
+
+    /// Whether the application error in the chain was marked non-retryable.
+    pub fn is_non_retryable(&self) -> bool {
+        self.frames.iter().any(|frame| {
+            matches!(&frame.info, FailureInfo::Application(application) if application.non_retryable)
         })
     }
 
@@ -367,6 +503,35 @@ mod tests {
             error.to_string(),
             "Activity task failed (activity \"greet\", id \"1\") ← boom (ValueError)"
         );
+    }
+
+    #[test]
+    fn details_and_the_non_retryable_flag_come_from_the_application_frame() {
+        let mut chain = raised_value_error();
+        assert!(
+            ActivityError::from_host(chain.clone(), false)
+                .details::<u32>()
+                .is_none()
+        );
+        if let FailureInfo::Application(application) = &mut chain[1].info {
+            application.non_retryable = true;
+            application.details = vec![payload::encode(&42u32).unwrap()];
+        }
+        let error = ActivityError::from_host(chain, false);
+        assert!(error.is_non_retryable());
+        assert_eq!(error.details::<u32>().unwrap().unwrap(), 42);
+        assert!(error.details::<String>().unwrap().is_err());
+    }
+
+    #[test]
+    fn a_cause_keeps_the_activitys_chain_under_the_workflows_error() {
+        let activity = ActivityError::from_host(raised_value_error(), false);
+        let frames = WorkflowError::application("TripFailed", "no flight")
+            .with_cause(activity)
+            .into_failure()
+            .unwrap();
+        let messages: Vec<&str> = frames.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(messages, ["no flight", "Activity task failed", "boom"]);
     }
 
     #[test]

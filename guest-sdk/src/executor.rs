@@ -7,8 +7,10 @@
 //! to. Which tasks run, and in what order, thus depends only on what the tasks and the
 //! host's jobs did, never on timing, so a replay makes the same commands in the same order.
 //!
-//! Today a run has one task (its `run` future); the list is how signal and update handlers
-//! will run beside it.
+//! A run's first task is its `run` future; signal and update handlers run as further
+//! tasks beside it. A handler's task is polled once the moment it is spawned, so a handler
+//! sees its message before the other jobs of the activation wake anything (the order
+//! Temporal's SDKs give: messages first, then resolutions).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -57,6 +59,19 @@ impl Executor {
             waker: Waker::from(flag.clone()),
             flag,
         });
+    }
+
+    /// Adds a task at the end of the list and polls it once at once; it stays in the
+    /// list if it is not done.
+    pub(crate) fn spawn_and_poll(&mut self, future: impl Future<Output = ()> + 'static) {
+        self.spawn(future);
+        let index = self.tasks.len() - 1;
+        let task = &mut self.tasks[index];
+        task.flag.take();
+        let mut cx = Context::from_waker(&task.waker);
+        if task.future.as_mut().poll(&mut cx).is_ready() {
+            self.tasks.remove(index);
+        }
     }
 
     /// Polls flagged tasks in order until none is flagged, or until `stop` (asked after

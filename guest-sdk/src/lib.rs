@@ -66,21 +66,37 @@
 //!   workflow *task* instead: Temporal keeps the run open and retries the task, so the
 //!   fix is to deploy corrected code (the Temporal convention: only application errors
 //!   fail a workflow).
+//! - **Messages.** Signal, query and update handlers are registered in
+//!   [`Workflow::handlers`] and see the workflow's state (`&Self` or `Rc<Self>`). Sync
+//!   handlers run to completion when their message arrives; async ones run as tasks beside
+//!   `run`, and [`WorkflowContext::all_handlers_finished`] says when they are done. Queries
+//!   are answered after the rest of their activation has run.
+//! - **Cancellation.** Operations (timers, activities, children) belong to the
+//!   [`CancellationScope`] current when they start. A client's cancellation request cancels
+//!   the root scope: timers resolve with [`Cancelled`], activities and children are
+//!   cancelled as their cancellation type says. `run` decides what follows; returning the
+//!   cancellation ends the run as cancelled. Cleanup goes in
+//!   [`WorkflowContext::non_cancellable`].
 //! - **Logging.** The [`log`] macros ([`info!`], [`warn!`], ...) and plain `println!`
 //!   go to the worker's log, tagged with the run, and are dropped during replay.
 
 mod activity;
 #[doc(hidden)]
 pub mod bindings;
+mod child;
+mod combinators;
+mod condition;
 mod context;
 mod error;
 mod executor;
 mod export;
+mod handlers;
 pub mod log;
 mod panic;
 mod payload;
 mod random;
 mod runtime;
+mod scope;
 mod state;
 mod time;
 mod timer;
@@ -89,9 +105,19 @@ mod workflow;
 pub use activity::{
     ActivityCancellationType, ActivityHandle, ActivityOptions, LocalActivityOptions, RetryPolicy,
 };
-pub use context::{WorkflowContext, WorkflowInfo};
-pub use error::{ActivityError, WorkflowError, WorkflowResult};
-pub use sandglass_declare::{ActivityDefinition, WorkflowDefinition};
+pub use child::{
+    ChildWorkflowCancellationType, ChildWorkflowError, ChildWorkflowHandle, ChildWorkflowOptions,
+    ExternalWorkflowHandle, ParentClosePolicy, StartChildWorkflow, WorkflowIdReusePolicy,
+};
+pub use combinators::{Either, Select, join, join_all, select};
+pub use context::{ContinueAsNewOptions, ParentWorkflow, WorkflowContext, WorkflowInfo};
+pub use error::{ActivityError, Cancelled, FailureCause, WorkflowError, WorkflowResult};
+pub use handlers::{Handlers, RawArguments};
+pub use sandglass_declare::{
+    ActivityDefinition, QueryDefinition, SignalDefinition, UpdateDefinition, WorkflowDefinition,
+};
+pub use scope::{CancellationScope, InScope};
+pub use timer::Sleep;
 pub use workflow::Workflow;
 
 /// What [`export_workflows!`] expands to; not a public API.

@@ -13,8 +13,9 @@ use std::time::SystemTime;
 
 use crate::WorkflowInfo;
 use crate::bindings::exports::sandglass::workflow::guest::{
-    Activation, ActivityResolution, Command,
+    Activation, ActivityResolution, ChildResolution, ChildStartResolution, Command,
 };
+use crate::bindings::sandglass::workflow::types::{Failure, Payload};
 use crate::random::Rng;
 use crate::time::to_system_time;
 
@@ -39,6 +40,31 @@ pub(crate) struct RunState {
     finished: bool,
     /// Why the current workflow task must fail, if it must.
     task_failure: Option<TaskFailure>,
+    /// Tasks waiting in `wait_condition`, re-polled whenever the run stalls.
+    pub(crate) condition_waiters: Vec<Waker>,
+    /// How many conditions have come true, so the runtime knows whether re-polling
+    /// them made progress.
+    pub(crate) conditions_met: u64,
+    /// The reason of a client's cancellation request, once one arrived.
+    pub(crate) cancel_requested: Option<String>,
+    pub(crate) cancel_waiters: Vec<Waker>,
+    pub(crate) scopes: crate::scope::Scopes,
+    /// Patches the history has markers for (`notify-has-patch`).
+    pub(crate) patches_in_history: std::collections::BTreeSet<String>,
+    /// What `patched` answered for each id, so every call in a run agrees.
+    pub(crate) patches_decided: BTreeMap<String, bool>,
+    pub(crate) history_size_bytes: u64,
+    pub(crate) continue_as_new_suggested: bool,
+    /// Memo and search attributes as of the start, with the run's own upserts.
+    pub(crate) memo: BTreeMap<String, Payload>,
+    pub(crate) search_attributes: BTreeMap<String, Payload>,
+    pub(crate) children: Slots<ChildResolution>,
+    pub(crate) child_starts: Slots<ChildStartResolution>,
+    /// Signals to and cancellation requests of other workflows: the failure, if any.
+    pub(crate) externals: Slots<Option<Failure>>,
+    /// Signal and update handlers still running, by id, with their kind and name.
+    pub(crate) running_handlers: BTreeMap<u64, (&'static str, String)>,
+    last_handler_id: u64,
 }
 
 /// A reason to fail the workflow task (not the workflow): a bug in the workflow or its
@@ -63,6 +89,22 @@ impl RunState {
             commands: Vec::new(),
             finished: false,
             task_failure: None,
+            condition_waiters: Vec::new(),
+            conditions_met: 0,
+            cancel_requested: None,
+            cancel_waiters: Vec::new(),
+            running_handlers: BTreeMap::new(),
+            last_handler_id: 0,
+            scopes: crate::scope::Scopes::default(),
+            patches_in_history: std::collections::BTreeSet::new(),
+            patches_decided: BTreeMap::new(),
+            history_size_bytes: 0,
+            continue_as_new_suggested: false,
+            memo: BTreeMap::new(),
+            search_attributes: BTreeMap::new(),
+            children: Slots::default(),
+            child_starts: Slots::default(),
+            externals: Slots::default(),
         };
         state.observe(activation);
         state
@@ -73,6 +115,8 @@ impl RunState {
         self.now = to_system_time(activation.timestamp);
         self.is_replaying = activation.is_replaying;
         self.history_length = activation.history_length;
+        self.history_size_bytes = activation.history_size_bytes;
+        self.continue_as_new_suggested = activation.continue_as_new_suggested;
     }
 
     /// Issues a command, unless the run has already issued its final one.
@@ -80,6 +124,24 @@ impl RunState {
         if !self.finished {
             self.commands.push(command);
         }
+    }
+
+    /// Issues an answer to a query or update; unlike other commands these are still
+    /// due after the run has finished (a query of a completed workflow).
+    pub(crate) fn push_reply(&mut self, command: Command) {
+        self.commands.push(command);
+    }
+
+    /// Counts a handler task in; its id counts it out in `handler_finished`.
+    pub(crate) fn handler_started(&mut self, kind: &'static str, name: String) -> u64 {
+        self.last_handler_id += 1;
+        self.running_handlers
+            .insert(self.last_handler_id, (kind, name));
+        self.last_handler_id
+    }
+
+    pub(crate) fn handler_finished(&mut self, id: u64) {
+        self.running_handlers.remove(&id);
     }
 
     /// Issues the run's final command; only the first call has an effect.
@@ -207,6 +269,13 @@ impl<T> Slots<T> {
     /// Whether `seq` is still waiting for its result.
     pub(crate) fn is_waiting(&self, seq: u32) -> bool {
         matches!(self.slots.get(&seq), Some(Slot::Waiting(_)))
+    }
+
+    /// Waits for a second result under a seq handed out by another `Slots` (a child's
+    /// completion, after its start).
+    pub(crate) fn expect(&mut self, seq: u32) {
+        self.last_seq = self.last_seq.max(seq);
+        self.slots.insert(seq, Slot::Waiting(None));
     }
 
     /// Forgets `seq` because its command was cancelled and the host will never resolve

@@ -79,8 +79,8 @@ impl Workflow for Sampler {
         names: Vec<String>,
     ) -> WorkflowResult<Sample> {
         let started = seconds(ctx.now());
-        ctx.sleep(Duration::ZERO).await; // no timer
-        ctx.sleep(Duration::from_secs(5)).await;
+        ctx.sleep(Duration::ZERO).await?; // no timer
+        ctx.sleep(Duration::from_secs(5)).await?;
         let woke = seconds(ctx.now());
         let first = ctx.execute_activity(GREET, names[0].clone(), thirty_seconds());
         let second = ctx.execute_activity(GREET, names[1].clone(), thirty_seconds());
@@ -203,6 +203,8 @@ fn activation(at: u64, jobs: Vec<Job>) -> Activation {
         },
         is_replaying: false,
         history_length: 3,
+        history_size_bytes: 512,
+        continue_as_new_suggested: false,
         jobs,
     }
 }
@@ -218,6 +220,14 @@ fn initialize<T: serde::Serialize>(workflow_type: &str, input: &T) -> Job {
         randomness_seed: 7,
         attempt: 1,
         start_time: None,
+        parent: None,
+        continued_from_run_id: None,
+        first_execution_run_id: "run-1".to_owned(),
+        execution_timeout: None,
+        run_timeout: None,
+        cron_schedule: None,
+        memo: Vec::new(),
+        search_attributes: Vec::new(),
     })
 }
 
@@ -309,7 +319,7 @@ fn message(failure: &Failure) -> &str {
 /// Waits for `timer` or `other`, whichever is first (as `futures::select!` does, biased
 /// to the timer): `None` if the timer fired, else `other`'s output.
 fn timer_first<O>(
-    timer: impl Future<Output = ()>,
+    timer: impl Future,
     other: &mut (impl Future<Output = O> + Unpin),
 ) -> impl Future<Output = Option<O>> {
     let mut timer = Box::pin(timer);
@@ -772,3 +782,6 @@ fn a_backoff_after_cancel_resolves_the_handle_instead_of_retrying() {
         .unwrap();
     assert_eq!(decode_completion::<String>(&commands), "cancelled");
 }
+
+mod features;
+mod messages;

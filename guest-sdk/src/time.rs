@@ -17,6 +17,10 @@ pub(crate) fn to_wit_duration(duration: Duration) -> wit::Duration {
 /// Nanoseconds past a second carry into the seconds. A timestamp that `SystemTime`
 /// cannot hold (hundreds of billions of years away) reads as the epoch instead of
 /// panicking: the host never sends one, and a guest must not crash on bad input.
+pub(crate) fn from_wit_duration(duration: wit::Duration) -> Duration {
+    Duration::new(duration.seconds, duration.nanos.min(999_999_999))
+}
+
 pub(crate) fn to_system_time(timestamp: wit::Timestamp) -> SystemTime {
     let since_epoch = Duration::from_secs(timestamp.seconds)
         .saturating_add(Duration::from_nanos(u64::from(timestamp.nanos)));

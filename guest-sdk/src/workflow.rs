@@ -6,7 +6,7 @@ use std::rc::Rc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{WorkflowContext, WorkflowDefinition, WorkflowResult};
+use crate::{Handlers, WorkflowContext, WorkflowDefinition, WorkflowResult};
 
 /// A workflow type: its definition, how a run is constructed, and what it runs.
 ///
@@ -57,6 +57,14 @@ pub trait Workflow: Sized + 'static {
     /// Python SDK's `@workflow.init`). Later handlers will see the state it sets up even
     /// if they run before `run` first awaits.
     fn init(ctx: &WorkflowContext, input: &Self::Input) -> Self;
+
+    /// Registers the workflow's signal, query and update handlers. Called once per run,
+    /// after [`init`](Self::init) and before any message is delivered. The default
+    /// registers none: signals are then dropped with a warning, and queries and updates
+    /// are rejected with an error naming the missing handler.
+    fn handlers(handlers: &mut Handlers<Self>) {
+        let _ = handlers;
+    }
 
     /// The workflow's main body. Write it as `async fn run(self: Rc<Self>, ...)`.
     ///

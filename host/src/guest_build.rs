@@ -25,6 +25,20 @@ pub enum GuestBuildError {
     NoArtifact { package: String },
 }
 
+/// The component at the path in environment variable `prebuilt_env`, if set; otherwise
+/// `package` built as [`build_workflow_crate`] does. How an example's worker finds its
+/// workflows: `cargo run` builds them, a deployment points the variable at a file.
+pub fn component_or_build(
+    prebuilt_env: &str,
+    dir: &Path,
+    package: &str,
+) -> Result<PathBuf, GuestBuildError> {
+    match std::env::var_os(prebuilt_env) {
+        Some(path) => Ok(PathBuf::from(path)),
+        None => build_workflow_crate(dir, package),
+    }
+}
+
 /// Builds `package` (a workflow crate of the workspace around `dir`) in release mode for
 /// `wasm32-wasip2` and returns the path of the component.
 ///

@@ -30,6 +30,7 @@ pub mod bridge;
 pub mod client;
 pub mod guest_build;
 pub mod history;
+pub mod logging;
 pub mod payload;
 pub mod replay;
 pub mod sandbox;
@@ -39,12 +40,16 @@ pub mod worker;
 
 pub use activity::{ActivityContext, ActivityError, ActivityInfo, CancellationReason};
 pub use client::{
-    AsyncActivityHandle, AsyncActivityId, Client, ClientError, HeartbeatResponse, WorkflowHandle,
-    WorkflowOptions, WorkflowResultError,
+    ApplicationFailure, AsyncActivityHandle, AsyncActivityId, Client, ClientError,
+    HeartbeatResponse, IdConflictPolicy, IdReusePolicy, QueryError, QueryRejectCondition,
+    UpdateError, UpdateHandle, UpdateOptions, UpdateStage, WorkflowDescription,
+    WorkflowExecutionSummary, WorkflowHandle, WorkflowOptions, WorkflowResultError, WorkflowStatus,
 };
 pub use replay::{ReplayError, Replayer};
 pub use sandbox::{Sandbox, SandboxLimits, WorkflowModule};
-pub use sandglass_declare::{ActivityDefinition, WorkflowDefinition};
+pub use sandglass_declare::{
+    ActivityDefinition, QueryDefinition, SignalDefinition, UpdateDefinition, WorkflowDefinition,
+};
 pub use settings::ConnectionSettings;
 pub use worker::{ShutdownHandle, Worker, WorkerBuilder, WorkerError, WorkerOptions, WorkerStats};
 

@@ -80,12 +80,7 @@ async fn main() -> ExitCode {
         Command::Worker { .. } => "info",
         Command::Replay { .. } | Command::Inspect { .. } => "error",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    sandglass_host::logging::init(default_filter);
     match run(cli).await {
         Ok(code) => code,
         Err(error) => {

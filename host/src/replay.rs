@@ -122,7 +122,8 @@ impl Replayer {
                 REPLAY_TASK_QUEUE.into(),
                 REPLAY_NAMESPACE.into(),
             )
-            .observe_evictions(observer),
+            .observe_evictions(observer)
+            .run_guest_inline(),
         );
         let polled = runner.run(core.clone()).await;
         core.shutdown().await;

@@ -5,6 +5,7 @@ Usage: start_workflow.py ADDRESS TASK_QUEUE WORKFLOW_TYPE JSON_ARG
 
 import asyncio
 import json
+import os
 import sys
 import uuid
 
@@ -22,3 +23,7 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
+    sys.stdout.flush()
+    # The SDK's native runtime can crash while the interpreter tears down (SIGSEGV at
+    # exit, seen under load); the work is done, so leave without the teardown.
+    os._exit(0)

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use greeting_activities::{GREET, greet};
-use sandglass_host::testing::{DevServer, ServerError, TimeSkippingServer};
+use sandglass_host::testing::{DevServer, DevServerOptions, ServerError, TimeSkippingServer};
 use sandglass_host::{
     Client, ConnectionSettings, ShutdownHandle, Worker, WorkerBuilder, WorkerError, WorkflowHandle,
 };
@@ -63,6 +63,9 @@ pub fn init_logging() {
         .try_init();
 }
 
+/// A custom `Keyword` search attribute every test dev server registers.
+pub const SEARCH_ATTRIBUTE: &str = "SandglassStage";
+
 /// A dev server of this test's own and a client connected to it.
 pub struct TestEnv {
     pub server: DevServer,
@@ -72,7 +75,12 @@ pub struct TestEnv {
 impl TestEnv {
     pub async fn start() -> Self {
         init_logging();
-        let server = start_server(DevServer::start).await;
+        let server = start_server(|| {
+            DevServer::start_with(
+                DevServerOptions::default().search_attribute(SEARCH_ATTRIBUTE, "Keyword"),
+            )
+        })
+        .await;
         let client = Client::connect(ConnectionSettings::default().with_address(server.address()))
             .await
             .expect("connect to the dev server");
@@ -199,8 +207,14 @@ impl Drop for KillOnDrop {
 
 /// Starts the Python `greet` worker on `task_queue` and waits until it polls.
 pub fn start_python_greet_worker(address: &str, task_queue: &str) -> KillOnDrop {
+    start_python_worker("greet_worker.py", address, task_queue)
+}
+
+/// Starts a Python worker script (`tests/python/SCRIPT ADDRESS TASK_QUEUE`, which prints
+/// `ready`) and waits until it polls.
+pub fn start_python_worker(script: &str, address: &str, task_queue: &str) -> KillOnDrop {
     use std::io::{BufRead, BufReader};
-    let mut child = python_script("greet_worker.py")
+    let mut child = python_script(script)
         .args([address, task_queue])
         .stdout(Stdio::piped())
         .spawn()

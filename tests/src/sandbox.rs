@@ -51,6 +51,8 @@ pub fn start_run(
         },
         is_replaying: false,
         history_length: 3,
+        history_size_bytes: 0,
+        continue_as_new_suggested: false,
         jobs: vec![guest::Job::Initialize(guest::Initialize {
             workflow_type: workflow_type.to_owned(),
             workflow_id: format!("id-of-{workflow_type}"),
@@ -61,6 +63,14 @@ pub fn start_run(
             randomness_seed: seed,
             attempt: 1,
             start_time: None,
+            parent: None,
+            continued_from_run_id: None,
+            first_execution_run_id: String::new(),
+            execution_timeout: None,
+            run_timeout: None,
+            cron_schedule: None,
+            memo: Vec::new(),
+            search_attributes: Vec::new(),
         })],
     })
 }

@@ -1,7 +1,9 @@
 //! Client-side declarations of the workflows in `tests/workflows`, for the tests that
 //! start them.
 
-use sandglass_host::{ActivityDefinition, WorkflowDefinition};
+use sandglass_host::{
+    ActivityDefinition, QueryDefinition, SignalDefinition, UpdateDefinition, WorkflowDefinition,
+};
 use serde::{Deserialize, Serialize};
 
 /// Input of `RemoteGreetingWorkflow`: whom to greet, and the task queue whose worker
@@ -72,3 +74,44 @@ pub const POOL_PROBE: ActivityDefinition<u32, u32> = ActivityDefinition::new("po
 pub const HEARTBEAT_UNTIL_CANCELLED: ActivityDefinition<(), String> =
     ActivityDefinition::new("heartbeat_until_cancelled");
 pub const LOCAL_FLAKY: ActivityDefinition<(), u32> = ActivityDefinition::new("local_flaky");
+
+/// A running total: `add` and `finish` signals, `total` query, `add_checked` update
+/// (validator rejects negatives) and `add_after_timer` update (waits half a second).
+pub const MESSAGES_WORKFLOW: WorkflowDefinition<(), i64> =
+    WorkflowDefinition::new("MessagesWorkflow");
+pub const ADD: SignalDefinition<i64> = SignalDefinition::new("add");
+pub const FINISH: SignalDefinition<()> = SignalDefinition::new("finish");
+pub const TOTAL: QueryDefinition<(), i64> = QueryDefinition::new("total");
+pub const ADD_CHECKED: UpdateDefinition<i64, i64> = UpdateDefinition::new("add_checked");
+pub const ADD_AFTER_TIMER: UpdateDefinition<i64, i64> = UpdateDefinition::new("add_after_timer");
+
+/// Input of `ParentWorkflow`.
+#[derive(Debug, Serialize)]
+pub struct ParentInput {
+    pub name: String,
+    /// Run the Python `PythonChildWorkflow` on this task queue instead.
+    pub python_task_queue: Option<String>,
+}
+
+/// Runs `ChildWorkflow` (or the Python child) and returns "parent got: ...".
+pub const PARENT_WORKFLOW: WorkflowDefinition<ParentInput, String> =
+    WorkflowDefinition::new("ParentWorkflow");
+/// Continues as new `n` times, then says whether it continued.
+pub const COUNTDOWN_WORKFLOW: WorkflowDefinition<u32, String> =
+    WorkflowDefinition::new("CountdownWorkflow");
+/// Waits an hour; cancelled, runs a non-cancellable `greet("cleanup")` first.
+pub const CANCELLABLE_WORKFLOW: WorkflowDefinition<(), String> =
+    WorkflowDefinition::new("CancellableWorkflow");
+pub const PRE_PATCH_WORKFLOW: WorkflowDefinition<(), String> =
+    WorkflowDefinition::new("PrePatchWorkflow");
+pub const PATCHED_WORKFLOW: WorkflowDefinition<(), String> =
+    WorkflowDefinition::new("PatchedWorkflow");
+/// Signals `add(5)` then `finish` to the workflow id it is given.
+pub const SIGNAL_OTHER_WORKFLOW: WorkflowDefinition<String, ()> =
+    WorkflowDefinition::new("SignalOtherWorkflow");
+/// Upserts `SandglassStage = "shipped"` and memo `note = "hello"`; returns both read back.
+pub const UPSERT_WORKFLOW: WorkflowDefinition<(), String> =
+    WorkflowDefinition::new("UpsertWorkflow");
+/// Asks the workflow with the id it is given to cancel.
+pub const CANCEL_OTHER_WORKFLOW: WorkflowDefinition<String, ()> =
+    WorkflowDefinition::new("CancelOtherWorkflow");

@@ -216,3 +216,39 @@ async fn hostile_workflows_fail_alone_and_the_worker_keeps_serving() {
     futures::future::join_all(after).await;
     worker.stop().await.expect("worker stops cleanly");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panicking_query_handler_fails_the_query_and_nothing_else() {
+    use sandglass_host::{QueryDefinition, QueryError, SignalDefinition};
+
+    let env = TestEnv::start().await;
+    let task_queue = unique_task_queue("query-trap");
+    let worker = env
+        .greeting_worker_builder(&task_queue)
+        .workflow_module(component("sandglass-hostile-workflows"))
+        .build()
+        .await
+        .expect("build the worker");
+    let worker = RunningWorker::spawn(worker);
+    let target: WorkflowDefinition<(), String> = WorkflowDefinition::new("PanicInQueryWorkflow");
+    let handle = env
+        .client
+        .start_workflow(target, &(), WorkflowOptions::new("query-trap", &task_queue))
+        .await
+        .expect("start");
+
+    let boom: QueryDefinition<(), String> = QueryDefinition::new("boom");
+    match handle.query(boom, &()).await {
+        Err(QueryError::Failed { message, .. }) => assert!(
+            message.contains("hostile query handler panicked on purpose"),
+            "{message}"
+        ),
+        other => panic!("expected the query to fail, got {other:?}"),
+    }
+    // The run was rebuilt from history and goes on; so does the worker.
+    timed_greeting(&env.client, &task_queue, "after-query-trap".to_owned()).await;
+    let finish: SignalDefinition<()> = SignalDefinition::new("finish");
+    handle.signal(finish, &()).await.expect("signal");
+    assert_eq!(handle.result().await.expect("result"), "survived");
+    worker.stop().await.expect("worker stops cleanly");
+}

@@ -27,6 +27,30 @@ pub const COMPONENTS: &[Crate] = &[
         dir: "examples/activities/workflows",
     },
     Crate {
+        package: "message-passing-workflows",
+        dir: "examples/message_passing/workflows",
+    },
+    Crate {
+        package: "saga-workflows",
+        dir: "examples/saga/workflows",
+    },
+    Crate {
+        package: "patching-workflows",
+        dir: "examples/patching/workflows",
+    },
+    Crate {
+        package: "child-workflows-workflows",
+        dir: "examples/child_workflows/workflows",
+    },
+    Crate {
+        package: "continue-as-new-workflows",
+        dir: "examples/continue_as_new/workflows",
+    },
+    Crate {
+        package: "timers-workflows",
+        dir: "examples/timers_and_cancellation/workflows",
+    },
+    Crate {
         package: "sandglass-test-workflows",
         dir: "tests/workflows",
     },

@@ -8,10 +8,5 @@ pub mod report;
 
 /// Warnings and errors to stderr (`RUST_LOG` overrides), so stdout stays for results.
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    sandglass_host::logging::init("warn");
 }

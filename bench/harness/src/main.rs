@@ -341,6 +341,8 @@ fn first_activation(i: u32) -> guest::Activation {
         },
         is_replaying: false,
         history_length: 3,
+        history_size_bytes: 0,
+        continue_as_new_suggested: false,
         jobs: vec![guest::Job::Initialize(guest::Initialize {
             workflow_type: "GreetingWorkflow".to_owned(),
             workflow_id: format!("cold-{i}"),
@@ -354,6 +356,14 @@ fn first_activation(i: u32) -> guest::Activation {
             randomness_seed: u64::from(i),
             attempt: 1,
             start_time: None,
+            parent: None,
+            continued_from_run_id: None,
+            first_execution_run_id: format!("cold-{i}"),
+            execution_timeout: None,
+            run_timeout: None,
+            cron_schedule: None,
+            memo: Vec::new(),
+            search_attributes: Vec::new(),
         })],
     }
 }

@@ -22,7 +22,7 @@ impl Workflow for ParkedWorkflow {
     }
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, seconds: u64) -> WorkflowResult<String> {
-        ctx.sleep(Duration::from_secs(seconds)).await;
+        ctx.sleep(Duration::from_secs(seconds)).await?;
         Ok("woke".to_owned())
     }
 }

@@ -1,7 +1,7 @@
 //! The activities example's native half: its activities, and the worker that serves
 //! them with the `ReportWorkflow` component.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use activities_example_declarations::{CHECKSUM, FETCH_CHUNKS, FetchReport, UPLOAD};
@@ -86,22 +86,10 @@ pub fn worker_builder(client: Client, component: PathBuf) -> WorkerBuilder {
 /// The workflow component: `$ACTIVITIES_EXAMPLE_WASM` if set, else built from
 /// `examples/activities/workflows` for wasm32-wasip2 (a no-op when it is up to date).
 pub fn workflow_component() -> anyhow::Result<PathBuf> {
-    if let Some(path) = std::env::var_os(WASM_ENV) {
-        return Ok(PathBuf::from(path));
-    }
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    Ok(sandglass_host::guest_build::build_workflow_crate(
-        &dir,
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    Ok(sandglass_host::guest_build::component_or_build(
+        WASM_ENV,
+        dir,
         "activities-example-workflows",
     )?)
-}
-
-/// Logs to stderr; `RUST_LOG` overrides the default `info`.
-pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
 }

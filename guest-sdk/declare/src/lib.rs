@@ -14,6 +14,17 @@
 //! assert_eq!(GREET.name(), "greet");
 //! ```
 //!
+//! Signals, queries and updates are declared the same way, so a workflow's handler and a
+//! client's call agree on the name and the types:
+//!
+//! ```
+//! use sandglass_declare::{QueryDefinition, SignalDefinition, UpdateDefinition};
+//!
+//! pub const APPROVE: SignalDefinition<String> = SignalDefinition::new("approve");
+//! pub const GET_LANGUAGES: QueryDefinition<(), Vec<String>> = QueryDefinition::new("get_languages");
+//! pub const SET_LANGUAGE: UpdateDefinition<String, String> = UpdateDefinition::new("set_language");
+//! ```
+//!
 //! The crate also holds the JSON payload encoding every Temporal SDK understands, so
 //! guest and host encode values identically.
 
@@ -66,6 +77,81 @@ impl<I, O> WorkflowDefinition<I, O> {
     }
 }
 
+/// A signal: its Temporal name and its input type `I`. Signals return nothing.
+pub struct SignalDefinition<I> {
+    name: &'static str,
+    types: PhantomData<fn(I)>,
+}
+
+impl<I> SignalDefinition<I> {
+    /// Declares a signal by its Temporal signal name.
+    pub const fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            types: PhantomData,
+        }
+    }
+
+    /// The Temporal signal name.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+impl<I> Clone for SignalDefinition<I> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<I> Copy for SignalDefinition<I> {}
+impl<I> fmt::Debug for SignalDefinition<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SignalDefinition").field(&self.name).finish()
+    }
+}
+
+/// A query: its Temporal name, its input type `I` and its result type `O`.
+pub struct QueryDefinition<I, O> {
+    name: &'static str,
+    types: PhantomData<fn(I) -> O>,
+}
+
+impl<I, O> QueryDefinition<I, O> {
+    /// Declares a query by its Temporal query type name.
+    pub const fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            types: PhantomData,
+        }
+    }
+
+    /// The Temporal query type name.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+/// An update: its Temporal name, its input type `I` and its result type `O`.
+pub struct UpdateDefinition<I, O> {
+    name: &'static str,
+    types: PhantomData<fn(I) -> O>,
+}
+
+impl<I, O> UpdateDefinition<I, O> {
+    /// Declares an update by its Temporal update name.
+    pub const fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            types: PhantomData,
+        }
+    }
+
+    /// The Temporal update name.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
 // Manual impls: derives would needlessly require `I: Clone` and `O: Clone`.
 macro_rules! impl_definition_traits {
     ($ty:ident) => {
@@ -84,3 +170,5 @@ macro_rules! impl_definition_traits {
 }
 impl_definition_traits!(ActivityDefinition);
 impl_definition_traits!(WorkflowDefinition);
+impl_definition_traits!(QueryDefinition);
+impl_definition_traits!(UpdateDefinition);

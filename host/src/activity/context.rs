@@ -141,6 +141,8 @@ impl ActivityContext {
     /// the heartbeat is sent without details.
     pub fn heartbeat<T: Serialize + ?Sized>(&self, details: &T) {
         let details = match to_payload(details) {
+            // `&()` is a heartbeat with no details, not one whose detail is `null`.
+            Ok(_) if size_of_val(details) == 0 && is_null(details) => Vec::new(),
             Ok(payload) => vec![payload],
             Err(error) => {
                 tracing::warn!(%error, activity_type = %self.info.activity_type, "heartbeat details do not encode as JSON; sending none");
@@ -200,4 +202,8 @@ impl ActivityContext {
     pub(crate) fn request_cancel(&self, reason: CancellationReason) {
         self.cancel.set(reason);
     }
+}
+
+fn is_null<T: Serialize + ?Sized>(value: &T) -> bool {
+    serde_json::to_value(value).is_ok_and(|value| value.is_null())
 }

@@ -1,24 +1,17 @@
 //! Core activations into WIT activations.
 //!
-//! Jobs the guest contract models go to the guest in order. Jobs it does not model yet
-//! are answered by the host the way Temporal users expect from a workflow without such
-//! handlers: queries and updates are rejected with a failure naming them; signals and
-//! cancellation requests are logged and dropped, as the Python SDK does for a workflow
-//! that defines no handler for them.
+//! Every job but eviction goes to the guest, in core's order; eviction is the host's.
 
 use temporalio_common::protos::coresdk::activity_result::activity_resolution::Status as Resolution;
+use temporalio_common::protos::coresdk::child_workflow::child_workflow_result::Status as ChildResult;
+use temporalio_common::protos::coresdk::workflow_activation::resolve_child_workflow_execution_start::Status as ChildStart;
 use temporalio_common::protos::coresdk::workflow_activation::{
     InitializeWorkflow, WorkflowActivation, workflow_activation_job::Variant as Job,
 };
-use temporalio_common::protos::coresdk::workflow_commands::{
-    QueryResult, UpdateResponse, query_result, update_response,
-    workflow_command::Variant as Command,
-};
-use temporalio_common::protos::temporal::api::failure::v1::Failure;
 
-use super::failure::{FAILURE_SOURCE, failure_to_wit};
-use super::payload::{duration_to_wit, payload_to_wit, timestamp_to_wit};
-use crate::sandbox::bindings::{WIT_PACKAGE, guest};
+use super::failure::failure_to_wit;
+use super::payload::{duration_to_wit, payload_map_to_wit, payload_to_wit, timestamp_to_wit};
+use crate::sandbox::bindings::guest;
 
 /// An activation, sorted into what the guest handles and what the host answers itself.
 #[derive(Debug)]
@@ -30,10 +23,6 @@ pub struct RoutedActivation {
     pub initialize: Option<InitializeWorkflow>,
     /// Core asked to drop the run from the cache.
     pub evict: bool,
-    /// Answers the host gives on the guest's behalf, sent after the guest's commands.
-    pub host_commands: Vec<Command>,
-    /// Jobs dropped with nothing to answer, for the log.
-    pub dropped: Vec<&'static str>,
 }
 
 /// Why an activation cannot be given to the guest.
@@ -46,6 +35,8 @@ pub enum RouteError {
     Unexpected { job: &'static str },
     #[error("activation resolves activity {seq} with no result; core sent a malformed job")]
     EmptyActivityResolution { seq: u32 },
+    #[error("activation resolves {what} {seq} with no result; core sent a malformed job")]
+    EmptyResolution { what: &'static str, seq: u32 },
 }
 
 pub fn route_activation(
@@ -58,8 +49,6 @@ pub fn route_activation(
         guest: None,
         initialize: None,
         evict: false,
-        host_commands: Vec::new(),
-        dropped: Vec::new(),
     };
     let mut jobs = Vec::with_capacity(activation.jobs.len());
     for job in activation.jobs.into_iter().filter_map(|j| j.variant) {
@@ -75,6 +64,31 @@ pub fn route_activation(
                     randomness_seed: init.randomness_seed,
                     attempt: u32::try_from(init.attempt).unwrap_or(0),
                     start_time: init.start_time.as_ref().map(|t| timestamp_to_wit(Some(t))),
+                    parent: init
+                        .parent_workflow_info
+                        .as_ref()
+                        .map(|p| (p.workflow_id.clone(), p.run_id.clone())),
+                    continued_from_run_id: non_empty(&init.continued_from_execution_run_id),
+                    first_execution_run_id: init.first_execution_run_id.clone(),
+                    execution_timeout: init
+                        .workflow_execution_timeout
+                        .as_ref()
+                        .map(|d| duration_to_wit(Some(d))),
+                    run_timeout: init
+                        .workflow_run_timeout
+                        .as_ref()
+                        .map(|d| duration_to_wit(Some(d))),
+                    cron_schedule: non_empty(&init.cron_schedule),
+                    memo: init
+                        .memo
+                        .as_ref()
+                        .map(|m| payload_map_to_wit(&m.fields))
+                        .unwrap_or_default(),
+                    search_attributes: init
+                        .search_attributes
+                        .as_ref()
+                        .map(|m| payload_map_to_wit(&m.indexed_fields))
+                        .unwrap_or_default(),
                 }));
                 routed.initialize = Some(init);
             }
@@ -114,51 +128,84 @@ pub fn route_activation(
                     resolution,
                 }));
             }
-            Job::QueryWorkflow(query) => {
-                routed
-                    .host_commands
-                    .push(Command::RespondToQuery(QueryResult {
-                        query_id: query.query_id,
-                        variant: Some(query_result::Variant::Failed(no_handler(
-                            "query",
-                            &query.query_type,
-                        ))),
-                    }))
-            }
-            Job::DoUpdate(update) => {
-                routed
-                    .host_commands
-                    .push(Command::UpdateResponse(UpdateResponse {
-                        protocol_instance_id: update.protocol_instance_id,
-                        response: Some(update_response::Response::Rejected(no_handler(
-                            "update",
-                            &update.name,
-                        ))),
-                    }))
-            }
-            Job::SignalWorkflow(_) => routed.dropped.push("signal"),
-            Job::CancelWorkflow(_) => routed.dropped.push("cancel request"),
-            Job::NotifyHasPatch(_) => routed.dropped.push("patch notification"),
+            Job::QueryWorkflow(query) => jobs.push(guest::Job::Query(guest::Query {
+                id: query.query_id,
+                name: query.query_type,
+                arguments: query.arguments.iter().map(payload_to_wit).collect(),
+            })),
+            Job::DoUpdate(update) => jobs.push(guest::Job::Update(guest::Update {
+                id: update.id,
+                protocol_instance_id: update.protocol_instance_id,
+                name: update.name,
+                arguments: update.input.iter().map(payload_to_wit).collect(),
+                run_validator: update.run_validator,
+            })),
+            Job::SignalWorkflow(signal) => jobs.push(guest::Job::Signal(guest::Signal {
+                name: signal.signal_name,
+                arguments: signal.input.iter().map(payload_to_wit).collect(),
+            })),
+            Job::CancelWorkflow(cancel) => jobs.push(guest::Job::CancelRequested(cancel.reason)),
+            Job::NotifyHasPatch(patch) => jobs.push(guest::Job::NotifyHasPatch(patch.patch_id)),
             Job::RemoveFromCache(_) => routed.evict = true,
-            Job::ResolveChildWorkflowExecutionStart(_) => {
-                return Err(RouteError::Unexpected {
-                    job: "resolve child workflow start",
-                });
+            Job::ResolveChildWorkflowExecutionStart(start) => {
+                let resolution = match start.status {
+                    Some(ChildStart::Succeeded(started)) => {
+                        guest::ChildStartResolution::Started(started.run_id)
+                    }
+                    Some(ChildStart::Failed(failed)) => {
+                        guest::ChildStartResolution::Failed(failed.cause().as_str_name().to_owned())
+                    }
+                    Some(ChildStart::Cancelled(cancelled)) => {
+                        guest::ChildStartResolution::Cancelled(failure_to_wit(
+                            &cancelled.failure.unwrap_or_default(),
+                        ))
+                    }
+                    None => {
+                        return Err(RouteError::EmptyResolution {
+                            what: "child workflow start",
+                            seq: start.seq,
+                        });
+                    }
+                };
+                jobs.push(guest::Job::ResolveChildStart(guest::ResolveChildStart {
+                    seq: start.seq,
+                    resolution,
+                }));
             }
-            Job::ResolveChildWorkflowExecution(_) => {
-                return Err(RouteError::Unexpected {
-                    job: "resolve child workflow",
-                });
+            Job::ResolveChildWorkflowExecution(resolve) => {
+                let resolution = match resolve.result.and_then(|r| r.status) {
+                    Some(ChildResult::Completed(success)) => guest::ChildResolution::Completed(
+                        success.result.as_ref().map(payload_to_wit),
+                    ),
+                    Some(ChildResult::Failed(failed)) => guest::ChildResolution::Failed(
+                        failure_to_wit(&failed.failure.unwrap_or_default()),
+                    ),
+                    Some(ChildResult::Cancelled(cancelled)) => guest::ChildResolution::Cancelled(
+                        failure_to_wit(&cancelled.failure.unwrap_or_default()),
+                    ),
+                    None => {
+                        return Err(RouteError::EmptyResolution {
+                            what: "child workflow",
+                            seq: resolve.seq,
+                        });
+                    }
+                };
+                jobs.push(guest::Job::ResolveChild(guest::ResolveChild {
+                    seq: resolve.seq,
+                    resolution,
+                }));
             }
-            Job::ResolveSignalExternalWorkflow(_) => {
-                return Err(RouteError::Unexpected {
-                    job: "resolve signal external workflow",
-                });
+            Job::ResolveSignalExternalWorkflow(resolve) => {
+                jobs.push(guest::Job::ResolveSignalExternal(guest::ResolveExternal {
+                    seq: resolve.seq,
+                    failure: resolve.failure.as_ref().map(failure_to_wit),
+                }))
             }
-            Job::ResolveRequestCancelExternalWorkflow(_) => {
-                return Err(RouteError::Unexpected {
-                    job: "resolve cancel external workflow",
-                });
+            Job::ResolveRequestCancelExternalWorkflow(resolve) => {
+                jobs.push(guest::Job::ResolveCancelExternal(guest::ResolveExternal {
+                    seq: resolve.seq,
+                    failure: resolve.failure.as_ref().map(failure_to_wit),
+                }))
             }
             Job::ResolveNexusOperationStart(_) | Job::ResolveNexusOperation(_) => {
                 return Err(RouteError::Unexpected {
@@ -172,28 +219,23 @@ pub fn route_activation(
             timestamp: timestamp_to_wit(activation.timestamp.as_ref()),
             is_replaying: activation.is_replaying,
             history_length: activation.history_length,
+            history_size_bytes: activation.history_size_bytes,
+            continue_as_new_suggested: activation.continue_as_new_suggested,
             jobs,
         });
     }
     Ok(routed)
 }
 
-/// The failure for a query or update this contract version cannot route to the guest.
-fn no_handler(kind: &str, name: &str) -> Failure {
-    Failure {
-        message: format!(
-            "{kind} `{name}`: workflows built against {WIT_PACKAGE} define no {kind} handlers"
-        ),
-        source: FAILURE_SOURCE.into(),
-        ..Default::default()
-    }
+fn non_empty(value: &str) -> Option<String> {
+    (!value.is_empty()).then(|| value.to_owned())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use temporalio_common::protos::coresdk::workflow_activation::{
-        FireTimer, QueryWorkflow, RemoveFromCache, WorkflowActivationJob,
+        CancelWorkflow, FireTimer, QueryWorkflow, RemoveFromCache, WorkflowActivationJob,
     };
 
     fn activation(jobs: Vec<Job>) -> WorkflowActivation {
@@ -210,32 +252,36 @@ mod tests {
     }
 
     #[test]
-    fn queries_are_answered_by_the_host_and_timers_go_to_the_guest() {
+    fn messages_go_to_the_guest_in_order() {
         let routed = route_activation(
             activation(vec![
                 Job::FireTimer(FireTimer { seq: 3 }),
                 Job::QueryWorkflow(QueryWorkflow {
                     query_id: "q1".into(),
-                    query_type: "__stack_trace".into(),
+                    query_type: "status".into(),
                     ..Default::default()
+                }),
+                Job::CancelWorkflow(CancelWorkflow {
+                    reason: "done".into(),
                 }),
             ]),
             "tq",
             "default",
         )
         .unwrap();
-        let guest = routed.guest.expect("timer goes to the guest");
-        assert!(matches!(guest.jobs[..], [guest::Job::FireTimer(3)]));
-        match &routed.host_commands[..] {
-            [Command::RespondToQuery(result)] => {
-                assert_eq!(result.query_id, "q1");
-                assert!(matches!(
-                    &result.variant,
-                    Some(query_result::Variant::Failed(f)) if f.message.contains("__stack_trace")
-                ));
-            }
-            other => panic!("unexpected {other:?}"),
-        }
+        let guest = routed.guest.expect("jobs go to the guest");
+        assert!(
+            matches!(
+                &guest.jobs[..],
+                [
+                    guest::Job::FireTimer(3),
+                    guest::Job::Query(guest::Query { id, name, .. }),
+                    guest::Job::CancelRequested(reason),
+                ] if id == "q1" && name == "status" && reason == "done"
+            ),
+            "{:?}",
+            guest.jobs
+        );
     }
 
     #[test]

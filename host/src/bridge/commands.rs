@@ -1,26 +1,45 @@
 //! WIT commands into core's workflow commands.
 
-use temporalio_common::protos::coresdk::workflow_commands::{
-    ActivityCancellationType, CancelTimer, CompleteWorkflowExecution, FailWorkflowExecution,
-    RequestCancelActivity, RequestCancelLocalActivity, ScheduleActivity, ScheduleLocalActivity,
-    StartTimer, workflow_command::Variant as Command,
+use temporalio_common::protos::coresdk::child_workflow::{
+    ChildWorkflowCancellationType, ParentClosePolicy,
 };
-use temporalio_common::protos::temporal::api::common::v1::{Priority, RetryPolicy};
+use temporalio_common::protos::coresdk::common::NamespacedWorkflowExecution;
+use temporalio_common::protos::coresdk::workflow_commands::{
+    ActivityCancellationType, CancelChildWorkflowExecution, CancelTimer, CancelWorkflowExecution,
+    CompleteWorkflowExecution, ContinueAsNewWorkflowExecution, FailWorkflowExecution,
+    ModifyWorkflowProperties, QueryResult, QuerySuccess, RequestCancelActivity,
+    RequestCancelExternalWorkflowExecution, RequestCancelLocalActivity, ScheduleActivity,
+    ScheduleLocalActivity, SetPatchMarker, SignalExternalWorkflowExecution,
+    StartChildWorkflowExecution, StartTimer, UpdateResponse, UpsertWorkflowSearchAttributes,
+    query_result, signal_external_workflow_execution, update_response,
+    workflow_command::Variant as Command,
+};
+use temporalio_common::protos::temporal::api::common::v1::{
+    Memo, Priority, RetryPolicy, SearchAttributes,
+};
+use temporalio_common::protos::temporal::api::enums::v1::WorkflowIdReusePolicy;
 
 use super::failure::failure_from_wit;
-use super::payload::{duration_from_wit, payload_from_wit, timestamp_from_wit};
+use super::payload::{
+    duration_from_wit, payload_from_wit, payload_map_from_wit, timestamp_from_wit,
+};
 use crate::sandbox::bindings::{guest, types as wit};
 
 /// Converts the guest's commands; `task_queue` is the run's own, used for activities
-/// that do not name one.
-pub fn commands_from_wit(commands: Vec<guest::Command>, task_queue: &str) -> Vec<Command> {
+/// and children that do not name one; `namespace` is the run's, where its children and
+/// the workflows it signals live.
+pub fn commands_from_wit(
+    commands: Vec<guest::Command>,
+    task_queue: &str,
+    namespace: &str,
+) -> Vec<Command> {
     commands
         .into_iter()
-        .map(|command| command_from_wit(command, task_queue))
+        .map(|command| command_from_wit(command, task_queue, namespace))
         .collect()
 }
 
-fn command_from_wit(command: guest::Command, task_queue: &str) -> Command {
+fn command_from_wit(command: guest::Command, task_queue: &str, namespace: &str) -> Command {
     match command {
         guest::Command::ScheduleActivity(activity) => {
             Command::ScheduleActivity(schedule_activity(activity, task_queue))
@@ -47,6 +66,89 @@ fn command_from_wit(command: guest::Command, task_queue: &str) -> Command {
         guest::Command::FailWorkflow(failure) => {
             Command::FailWorkflowExecution(FailWorkflowExecution {
                 failure: Some(failure_from_wit(failure)),
+            })
+        }
+        guest::Command::CancelWorkflow => {
+            Command::CancelWorkflowExecution(CancelWorkflowExecution::default())
+        }
+        guest::Command::RespondToQuery(response) => Command::RespondToQuery(QueryResult {
+            query_id: response.id,
+            variant: Some(match response.outcome {
+                Ok(value) => query_result::Variant::Succeeded(QuerySuccess {
+                    response: value.map(payload_from_wit),
+                }),
+                Err(failure) => query_result::Variant::Failed(failure_from_wit(failure)),
+            }),
+        }),
+        guest::Command::RespondToUpdate(response) => Command::UpdateResponse(UpdateResponse {
+            protocol_instance_id: response.protocol_instance_id,
+            response: Some(match response.outcome {
+                guest::UpdateOutcome::Accepted => update_response::Response::Accepted(()),
+                guest::UpdateOutcome::Rejected(failure) => {
+                    update_response::Response::Rejected(failure_from_wit(failure))
+                }
+                guest::UpdateOutcome::Completed(value) => update_response::Response::Completed(
+                    value.map(payload_from_wit).unwrap_or_default(),
+                ),
+            }),
+        }),
+        guest::Command::StartChild(child) => {
+            Command::StartChildWorkflowExecution(start_child(child, task_queue, namespace))
+        }
+        guest::Command::CancelChild(seq) => {
+            Command::CancelChildWorkflowExecution(CancelChildWorkflowExecution {
+                child_workflow_seq: seq,
+                reason: String::new(),
+            })
+        }
+        guest::Command::SignalExternal(signal) => {
+            Command::SignalExternalWorkflowExecution(SignalExternalWorkflowExecution {
+                seq: signal.seq,
+                target: Some(
+                    signal_external_workflow_execution::Target::WorkflowExecution(external(
+                        signal.workflow,
+                        namespace,
+                    )),
+                ),
+                signal_name: signal.signal_name,
+                args: signal.arguments.into_iter().map(payload_from_wit).collect(),
+                ..Default::default()
+            })
+        }
+        guest::Command::CancelExternal(cancel) => Command::RequestCancelExternalWorkflowExecution(
+            RequestCancelExternalWorkflowExecution {
+                seq: cancel.seq,
+                workflow_execution: Some(external(cancel.workflow, namespace)),
+                reason: cancel.reason,
+            },
+        ),
+        guest::Command::ContinueAsNew(next) => {
+            Command::ContinueAsNewWorkflowExecution(ContinueAsNewWorkflowExecution {
+                workflow_type: next.workflow_type.unwrap_or_default(),
+                task_queue: next.task_queue.unwrap_or_default(),
+                arguments: next.arguments.into_iter().map(payload_from_wit).collect(),
+                workflow_run_timeout: next.run_timeout.map(duration_from_wit),
+                workflow_task_timeout: next.task_timeout.map(duration_from_wit),
+                memo: payload_map_from_wit(next.memo),
+                search_attributes: search_attributes(next.search_attributes),
+                retry_policy: next.retry_policy.map(retry_policy_from_wit),
+                ..Default::default()
+            })
+        }
+        guest::Command::SetPatchMarker(marker) => Command::SetPatchMarker(SetPatchMarker {
+            patch_id: marker.patch_id,
+            deprecated: marker.deprecated,
+        }),
+        guest::Command::UpsertSearchAttributes(attributes) => {
+            Command::UpsertWorkflowSearchAttributes(UpsertWorkflowSearchAttributes {
+                search_attributes: search_attributes(attributes),
+            })
+        }
+        guest::Command::UpsertMemo(fields) => {
+            Command::ModifyWorkflowProperties(ModifyWorkflowProperties {
+                upserted_memo: Some(Memo {
+                    fields: payload_map_from_wit(fields),
+                }),
             })
         }
     }
@@ -78,6 +180,67 @@ fn schedule_activity(activity: guest::ScheduleActivity, task_queue: &str) -> Sch
         }),
         ..Default::default()
     }
+}
+
+fn start_child(
+    child: guest::StartChild,
+    task_queue: &str,
+    namespace: &str,
+) -> StartChildWorkflowExecution {
+    StartChildWorkflowExecution {
+        seq: child.seq,
+        namespace: namespace.to_owned(),
+        workflow_id: child.workflow_id,
+        workflow_type: child.workflow_type,
+        task_queue: child
+            .task_queue
+            .filter(|q| !q.is_empty())
+            .unwrap_or_else(|| task_queue.to_owned()),
+        input: child.arguments.into_iter().map(payload_from_wit).collect(),
+        workflow_execution_timeout: child.execution_timeout.map(duration_from_wit),
+        workflow_run_timeout: child.run_timeout.map(duration_from_wit),
+        workflow_task_timeout: child.task_timeout.map(duration_from_wit),
+        parent_close_policy: match child.parent_close_policy {
+            guest::ParentClosePolicy::Terminate => ParentClosePolicy::Terminate,
+            guest::ParentClosePolicy::Abandon => ParentClosePolicy::Abandon,
+            guest::ParentClosePolicy::RequestCancel => ParentClosePolicy::RequestCancel,
+        } as i32,
+        workflow_id_reuse_policy: match child.id_reuse_policy {
+            guest::IdReusePolicy::AllowDuplicate => WorkflowIdReusePolicy::AllowDuplicate,
+            guest::IdReusePolicy::AllowDuplicateFailedOnly => {
+                WorkflowIdReusePolicy::AllowDuplicateFailedOnly
+            }
+            guest::IdReusePolicy::RejectDuplicate => WorkflowIdReusePolicy::RejectDuplicate,
+        } as i32,
+        retry_policy: child.retry_policy.map(retry_policy_from_wit),
+        cancellation_type: match child.cancellation_type {
+            guest::ChildCancellationType::Abandon => ChildWorkflowCancellationType::Abandon,
+            guest::ChildCancellationType::TryCancel => ChildWorkflowCancellationType::TryCancel,
+            guest::ChildCancellationType::WaitCancellationCompleted => {
+                ChildWorkflowCancellationType::WaitCancellationCompleted
+            }
+            guest::ChildCancellationType::WaitCancellationRequested => {
+                ChildWorkflowCancellationType::WaitCancellationRequested
+            }
+        } as i32,
+        memo: payload_map_from_wit(child.memo),
+        search_attributes: search_attributes(child.search_attributes),
+        ..Default::default()
+    }
+}
+
+fn external(workflow: guest::ExternalWorkflow, namespace: &str) -> NamespacedWorkflowExecution {
+    NamespacedWorkflowExecution {
+        namespace: namespace.to_owned(),
+        workflow_id: workflow.workflow_id,
+        run_id: workflow.run_id,
+    }
+}
+
+fn search_attributes(attributes: wit::PayloadMap) -> Option<SearchAttributes> {
+    (!attributes.is_empty()).then(|| SearchAttributes {
+        indexed_fields: payload_map_from_wit(attributes),
+    })
 }
 
 fn schedule_local_activity(activity: guest::ScheduleLocalActivity) -> ScheduleLocalActivity {
@@ -147,6 +310,7 @@ mod tests {
                 priority: Some(1),
             })],
             "my-task-queue",
+            "default",
         );
         match &commands[..] {
             [Command::ScheduleActivity(s)] => {

@@ -1,10 +1,13 @@
 //! Failures between Temporal's nested `Failure` proto and the WIT's flat failure chain.
 
-use temporalio_common::protos::temporal::api::common::v1::{ActivityType, Payloads};
+use temporalio_common::protos::temporal::api::common::v1::{
+    ActivityType, Payloads, WorkflowExecution, WorkflowType,
+};
 use temporalio_common::protos::temporal::api::enums::v1::{RetryState, TimeoutType};
 use temporalio_common::protos::temporal::api::failure::v1::{
-    ActivityFailureInfo, ApplicationFailureInfo, CanceledFailureInfo, Failure, ServerFailureInfo,
-    TerminatedFailureInfo, TimeoutFailureInfo, failure::FailureInfo,
+    ActivityFailureInfo, ApplicationFailureInfo, CanceledFailureInfo,
+    ChildWorkflowExecutionFailureInfo, Failure, ServerFailureInfo, TerminatedFailureInfo,
+    TimeoutFailureInfo, failure::FailureInfo,
 };
 
 use super::payload::{payload_from_wit, payload_to_wit};
@@ -82,6 +85,20 @@ fn info_to_wit(info: Option<&FailureInfo>) -> wit::FailureInfo {
                 retry_state: act.retry_state().as_str_name().to_owned(),
             })
         }
+        Some(FailureInfo::ChildWorkflowExecutionFailureInfo(child)) => {
+            let execution = child.workflow_execution.clone().unwrap_or_default();
+            wit::FailureInfo::ChildWorkflow(wit::ChildWorkflowFailure {
+                namespace: child.namespace.clone(),
+                workflow_id: execution.workflow_id,
+                run_id: execution.run_id,
+                workflow_type: child
+                    .workflow_type
+                    .as_ref()
+                    .map(|t| t.name.clone())
+                    .unwrap_or_default(),
+                retry_state: child.retry_state().as_str_name().to_owned(),
+            })
+        }
         Some(FailureInfo::TimeoutFailureInfo(timeout)) => wit::FailureInfo::Timeout(match timeout
             .timeout_type()
         {
@@ -120,6 +137,21 @@ fn info_from_wit(info: wit::FailureInfo) -> Option<FailureInfo> {
                 .unwrap_or(RetryState::Unspecified) as i32,
             ..Default::default()
         }),
+        wit::FailureInfo::ChildWorkflow(child) => {
+            FailureInfo::ChildWorkflowExecutionFailureInfo(ChildWorkflowExecutionFailureInfo {
+                namespace: child.namespace,
+                workflow_execution: Some(WorkflowExecution {
+                    workflow_id: child.workflow_id,
+                    run_id: child.run_id,
+                }),
+                workflow_type: Some(WorkflowType {
+                    name: child.workflow_type,
+                }),
+                retry_state: RetryState::from_str_name(&child.retry_state)
+                    .unwrap_or(RetryState::Unspecified) as i32,
+                ..Default::default()
+            })
+        }
         wit::FailureInfo::Timeout(kind) => FailureInfo::TimeoutFailureInfo(TimeoutFailureInfo {
             timeout_type: match kind {
                 wit::TimeoutKind::StartToClose => TimeoutType::StartToClose,

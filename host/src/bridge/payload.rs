@@ -75,6 +75,24 @@ pub fn timestamp_to_system_time(ts: &wit::Timestamp) -> SystemTime {
     UNIX_EPOCH + Duration::new(ts.seconds, ts.nanos.min(999_999_999))
 }
 
+/// A map of payloads (memo, search attributes) as WIT pairs, sorted by name so the guest
+/// sees the same order on every replay.
+pub fn payload_map_to_wit(map: &std::collections::HashMap<String, Payload>) -> wit::PayloadMap {
+    let mut pairs: Vec<_> = map
+        .iter()
+        .map(|(name, payload)| (name.clone(), payload_to_wit(payload)))
+        .collect();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    pairs
+}
+
+pub fn payload_map_from_wit(pairs: wit::PayloadMap) -> std::collections::HashMap<String, Payload> {
+    pairs
+        .into_iter()
+        .map(|(name, payload)| (name, payload_from_wit(payload)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,20 @@ pub enum MalformedOutput {
         "the workflow cancelled activity {0}, which is not open (never scheduled or already resolved)"
     )]
     CancelClosedActivity(u32),
+    #[error(
+        "the workflow started child workflow {0} while a child with that sequence number is \
+         still open"
+    )]
+    DuplicateChild(u32),
+    #[error(
+        "the workflow cancelled child workflow {0}, which is not open (never started or already resolved)"
+    )]
+    CancelClosedChild(u32),
+    #[error(
+        "the workflow signalled or cancelled another workflow with sequence number {0}, which \
+         is still in use"
+    )]
+    DuplicateExternal(u32),
 }
 
 /// The timers and activities a run has started and Temporal has not yet resolved.
@@ -36,6 +50,9 @@ pub enum MalformedOutput {
 pub struct OpenCommands {
     timers: HashSet<u32>,
     activities: HashSet<u32>,
+    children: HashSet<u32>,
+    /// Signals to and cancellation requests of other workflows (one sequence).
+    externals: HashSet<u32>,
 }
 
 impl OpenCommands {
@@ -49,7 +66,25 @@ impl OpenCommands {
                 guest::Job::ResolveActivity(resolve) => {
                     self.activities.remove(&resolve.seq);
                 }
-                guest::Job::Initialize(_) | guest::Job::UpdateRandomSeed(_) => {}
+                guest::Job::ResolveChildStart(start) => {
+                    if !matches!(start.resolution, guest::ChildStartResolution::Started(_)) {
+                        self.children.remove(&start.seq);
+                    }
+                }
+                guest::Job::ResolveChild(resolve) => {
+                    self.children.remove(&resolve.seq);
+                }
+                guest::Job::ResolveSignalExternal(resolve)
+                | guest::Job::ResolveCancelExternal(resolve) => {
+                    self.externals.remove(&resolve.seq);
+                }
+                guest::Job::Initialize(_)
+                | guest::Job::UpdateRandomSeed(_)
+                | guest::Job::Signal(_)
+                | guest::Job::Query(_)
+                | guest::Job::Update(_)
+                | guest::Job::CancelRequested(_)
+                | guest::Job::NotifyHasPatch(_) => {}
             }
         }
     }
@@ -84,7 +119,32 @@ impl OpenCommands {
                         return Err(MalformedOutput::CancelClosedActivity(*seq));
                     }
                 }
-                guest::Command::CompleteWorkflow(_) | guest::Command::FailWorkflow(_) => {}
+                guest::Command::StartChild(child) => {
+                    if !self.children.insert(child.seq) {
+                        return Err(MalformedOutput::DuplicateChild(child.seq));
+                    }
+                }
+                guest::Command::CancelChild(seq) => {
+                    // The child stays open: it is still resolved, as cancelled.
+                    if !self.children.contains(seq) {
+                        return Err(MalformedOutput::CancelClosedChild(*seq));
+                    }
+                }
+                guest::Command::SignalExternal(guest::SignalExternal { seq, .. })
+                | guest::Command::CancelExternal(guest::CancelExternal { seq, .. }) => {
+                    if !self.externals.insert(*seq) {
+                        return Err(MalformedOutput::DuplicateExternal(*seq));
+                    }
+                }
+                guest::Command::CompleteWorkflow(_)
+                | guest::Command::FailWorkflow(_)
+                | guest::Command::CancelWorkflow
+                | guest::Command::RespondToQuery(_)
+                | guest::Command::RespondToUpdate(_)
+                | guest::Command::ContinueAsNew(_)
+                | guest::Command::SetPatchMarker(_)
+                | guest::Command::UpsertSearchAttributes(_)
+                | guest::Command::UpsertMemo(_) => {}
             }
         }
         Ok(())

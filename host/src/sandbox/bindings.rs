@@ -13,4 +13,4 @@ pub use sandglass::workflow::{host, types};
 
 /// The WIT package version this host implements; a module built against another major
 /// version is rejected at load time.
-pub const WIT_PACKAGE: &str = "sandglass:workflow@0.2.0";
+pub const WIT_PACKAGE: &str = "sandglass:workflow@0.3.0";

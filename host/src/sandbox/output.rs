@@ -37,13 +37,55 @@ pub fn oversized_command(commands: &[guest::Command], limit: usize) -> Option<Ov
                 ),
                 activity.arguments.iter().map(payload_size).sum(),
             ),
-            guest::Command::StartTimer(_)
+            guest::Command::RespondToUpdate(response) => (
+                format!("the outcome of update {:?}", response.protocol_instance_id),
+                match &response.outcome {
+                    guest::UpdateOutcome::Completed(result) => {
+                        result.iter().map(payload_size).sum()
+                    }
+                    guest::UpdateOutcome::Rejected(failure) => failure_size(failure),
+                    guest::UpdateOutcome::Accepted => 0,
+                },
+            ),
+            guest::Command::StartChild(child) => (
+                format!("the arguments of child workflow {:?}", child.workflow_type),
+                child.arguments.iter().map(payload_size).sum::<usize>()
+                    + map_size(&child.memo)
+                    + map_size(&child.search_attributes),
+            ),
+            guest::Command::SignalExternal(signal) => (
+                format!("the arguments of signal {:?}", signal.signal_name),
+                signal.arguments.iter().map(payload_size).sum(),
+            ),
+            guest::Command::ContinueAsNew(next) => (
+                "the arguments of continue-as-new".to_owned(),
+                next.arguments.iter().map(payload_size).sum::<usize>()
+                    + map_size(&next.memo)
+                    + map_size(&next.search_attributes),
+            ),
+            guest::Command::UpsertSearchAttributes(map) => {
+                ("the upserted search attributes".to_owned(), map_size(map))
+            }
+            guest::Command::UpsertMemo(map) => ("the upserted memo".to_owned(), map_size(map)),
+            // Query answers are not stored in history; the server limits their size.
+            guest::Command::RespondToQuery(_)
+            | guest::Command::CancelChild(_)
+            | guest::Command::CancelExternal(_)
+            | guest::Command::SetPatchMarker(_)
+            | guest::Command::CancelWorkflow
+            | guest::Command::StartTimer(_)
             | guest::Command::CancelTimer(_)
             | guest::Command::RequestCancelActivity(_)
             | guest::Command::RequestCancelLocalActivity(_) => return None,
         };
         (size > limit).then_some(OversizedCommand { what, size })
     })
+}
+
+fn map_size(map: &types::PayloadMap) -> usize {
+    map.iter()
+        .map(|(name, payload)| name.len() + payload_size(payload))
+        .sum()
 }
 
 fn payload_size(payload: &types::Payload) -> usize {

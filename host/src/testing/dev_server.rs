@@ -24,6 +24,7 @@ pub struct DevServerOptions {
     cli: PathBuf,
     namespace: String,
     startup_timeout: Duration,
+    search_attributes: Vec<(String, String)>,
 }
 
 impl Default for DevServerOptions {
@@ -32,6 +33,7 @@ impl Default for DevServerOptions {
             cli: PathBuf::from("temporal"),
             namespace: "default".to_string(),
             startup_timeout: Duration::from_secs(60),
+            search_attributes: Vec::new(),
         }
     }
 }
@@ -47,6 +49,15 @@ impl DevServerOptions {
     /// for. Default: `default`, which the dev server always creates.
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
         self.namespace = namespace.into();
+        self
+    }
+
+    /// Registers a custom search attribute at launch (`--search-attribute NAME=TYPE`),
+    /// so workflows can upsert it and visibility queries can filter on it. `kind` is a
+    /// Temporal type name: `Keyword`, `Text`, `Int`, `Double`, `Bool`, `Datetime` or
+    /// `KeywordList`.
+    pub fn search_attribute(mut self, name: impl Into<String>, kind: impl Into<String>) -> Self {
+        self.search_attributes.push((name.into(), kind.into()));
         self
     }
 
@@ -135,6 +146,9 @@ impl DevServer {
             .args(["--metrics-port", &metrics_port.to_string()]);
         if options.namespace != "default" {
             command.args(["--namespace", &options.namespace]);
+        }
+        for (name, kind) in &options.search_attributes {
+            command.args(["--search-attribute", &format!("{name}={kind}")]);
         }
         let mut server = Self {
             process: ServerProcess::spawn(&KIND, &options.cli, command, port)?,

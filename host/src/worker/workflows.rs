@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use temporalio_common::protos::coresdk::workflow_activation::{
     WorkflowActivation, remove_from_cache::EvictionReason, workflow_activation_job::Variant,
 };
-use temporalio_common::protos::coresdk::workflow_commands::workflow_command::Variant as CoreCommand;
+use temporalio_common::protos::coresdk::workflow_commands::{
+    QueryResult, query_result, workflow_command::Variant as CoreCommand,
+};
 use temporalio_common::protos::coresdk::workflow_completion::WorkflowActivationCompletion;
 use temporalio_common::protos::temporal::api::enums::v1::WorkflowTaskFailedCause;
 use temporalio_common::protos::temporal::api::failure::v1::Failure;
@@ -65,9 +67,6 @@ struct Run {
 
 type CachedRun = Arc<Mutex<Run>>;
 
-/// The guest's commands, and the answers the host gives on its behalf.
-type GuestOutput = (Vec<guest::Command>, Vec<CoreCommand>);
-
 /// Something that wants to know why runs were evicted (the replayer does).
 pub(crate) type EvictionObserver = Arc<dyn Fn(&str, EvictionReason, &str) + Send + Sync>;
 
@@ -80,6 +79,11 @@ pub(crate) struct WorkflowRunner {
     namespace: String,
     eviction_observer: Option<EvictionObserver>,
     stats: Arc<StatsRecorder>,
+    /// Handle activations one at a time on the polling task, running the guest there
+    /// (in `block_in_place`) instead of on a blocking thread: right for a replayer, which
+    /// has one run at a time and nothing else to keep responsive, and saves two task
+    /// handoffs per activation.
+    guest_inline: bool,
 }
 
 impl WorkflowRunner {
@@ -97,7 +101,14 @@ impl WorkflowRunner {
             namespace,
             eviction_observer: None,
             stats: Arc::default(),
+            guest_inline: false,
         }
+    }
+
+    /// Runs guest code on the task that processes the activation; see `guest_inline`.
+    pub fn run_guest_inline(mut self) -> Self {
+        self.guest_inline = true;
+        self
     }
 
     /// Counts into `stats` (the worker's, shared with its activity half).
@@ -121,7 +132,7 @@ impl WorkflowRunner {
     }
 
     /// Polls activations until core shuts down, handling each on its own task so one
-    /// slow run never delays another.
+    /// slow run never delays another (or, running the guest inline, one at a time).
     ///
     /// Every activation is answered exactly once, as core requires; a failed answer is
     /// logged, since core then evicts the run and Temporal retries its task.
@@ -145,24 +156,33 @@ impl WorkflowRunner {
                 }
             };
             let (runner, core) = (self.clone(), core.clone());
-            in_flight.spawn(async move {
+            let complete = async move {
                 let run_id = activation.run_id.clone();
-                let completion = runner.process(activation).await;
+                let (completion, evict) = runner.process(activation).await;
                 if let Err(error) = core.complete_workflow_activation(completion).await {
                     tracing::error!(run_id, %error, "core rejected a workflow activation completion");
                 }
-            });
+                if evict {
+                    core.request_workflow_eviction(&run_id);
+                }
+            };
+            if self.guest_inline {
+                complete.await;
+                continue;
+            }
+            in_flight.spawn(complete);
             while in_flight.try_join_next().is_some() {}
         };
         while in_flight.join_next().await.is_some() {}
         result
     }
 
-    /// Turns one activation into its completion.
+    /// Turns one activation into its completion, and says whether core must evict the
+    /// run afterwards (its instance broke answering queries alone).
     pub async fn process(
         self: &Arc<Self>,
         activation: WorkflowActivation,
-    ) -> WorkflowActivationCompletion {
+    ) -> (WorkflowActivationCompletion, bool) {
         let run_id = activation.run_id.clone();
         self.notify_evictions(&activation);
         let routed = self.stats.time(Phase::Conversion, || {
@@ -170,59 +190,94 @@ impl WorkflowRunner {
         });
         let routed = match routed {
             Ok(routed) => routed,
-            Err(error) => return self.fail(&run_id, error.into()),
+            Err(error) => return (self.fail(&run_id, error.into()), false),
         };
-        if !routed.dropped.is_empty() {
-            tracing::warn!(
-                run_id,
-                jobs = ?routed.dropped,
-                "dropped jobs this workflow contract has no handlers for"
-            );
-        }
         if routed.evict {
             self.lock_runs().remove(&run_id);
-            return WorkflowActivationCompletion::empty(run_id);
+            return (WorkflowActivationCompletion::empty(run_id), false);
         }
-        let mut commands = Vec::new();
-        if routed.guest.is_some() {
+        let Some(guest) = &routed.guest else {
+            return (WorkflowActivationCompletion::empty(run_id), false);
+        };
+        // An activation of queries alone changes nothing in history; if the guest breaks
+        // on it, the queries fail, not the workflow task.
+        let only_queries: Option<Vec<String>> = guest
+            .jobs
+            .iter()
+            .map(|job| match job {
+                guest::Job::Query(query) => Some(query.id.clone()),
+                _ => None,
+            })
+            .collect();
+        // WASI's blocking calls (a guest's `println!` flushes) enter the runtime
+        // themselves, so guest code may only run on a runtime thread inside
+        // `block_in_place`, which a multi-thread runtime alone allows.
+        let inline = self.guest_inline
+            && tokio::runtime::Handle::current().runtime_flavor()
+                == tokio::runtime::RuntimeFlavor::MultiThread;
+        let outcome = if inline {
+            tokio::task::block_in_place(|| self.activate_guest(routed))
+        } else {
             let runner = self.clone();
-            let task_queue = self.task_queue.clone();
-            let outcome = tokio::task::spawn_blocking(move || runner.activate_guest(routed))
+            tokio::task::spawn_blocking(move || runner.activate_guest(routed))
                 .await
                 .map_err(|join_error| WorkflowTaskError::Crashed {
                     run_id: run_id.clone(),
                     message: join_error.to_string(),
                 })
-                .and_then(|result| result);
-            match outcome {
-                Ok((guest_commands, host_commands)) => {
-                    commands.extend(self.stats.time(Phase::Conversion, || {
-                        commands_from_wit(guest_commands, &task_queue)
-                    }));
-                    commands.extend(host_commands);
-                }
-                Err(error) => {
-                    self.lock_runs().remove(&run_id);
-                    return self.fail(&run_id, error);
-                }
+                .and_then(|result| result)
+        };
+        match (outcome, only_queries) {
+            (Ok(guest_commands), _) => {
+                let commands = self.stats.time(Phase::Conversion, || {
+                    commands_from_wit(guest_commands, &self.task_queue, &self.namespace)
+                });
+                (
+                    WorkflowActivationCompletion::from_cmds(run_id, commands),
+                    false,
+                )
             }
-        } else {
-            commands.extend(routed.host_commands);
+            (Err(error), Some(query_ids)) => {
+                self.lock_runs().remove(&run_id);
+                tracing::error!(run_id, error = %error, "a query failed the workflow instance; evicting it");
+                let commands = query_ids
+                    .into_iter()
+                    .map(|query_id| {
+                        CoreCommand::RespondToQuery(QueryResult {
+                            query_id,
+                            variant: Some(query_result::Variant::Failed(Failure {
+                                message: error.to_string(),
+                                source: FAILURE_SOURCE.into(),
+                                ..Default::default()
+                            })),
+                        })
+                    })
+                    .collect();
+                (
+                    WorkflowActivationCompletion::from_cmds(run_id, commands),
+                    true,
+                )
+            }
+            (Err(error), None) => {
+                self.lock_runs().remove(&run_id);
+                (self.fail(&run_id, error), false)
+            }
         }
-        WorkflowActivationCompletion::from_cmds(run_id, commands)
     }
 
     /// Runs the guest side of an activation on a blocking thread.
-    fn activate_guest(&self, routed: RoutedActivation) -> Result<GuestOutput, WorkflowTaskError> {
+    fn activate_guest(
+        &self,
+        routed: RoutedActivation,
+    ) -> Result<Vec<guest::Command>, WorkflowTaskError> {
         let RoutedActivation {
             run_id,
             guest,
             initialize,
-            host_commands,
             ..
         } = routed;
         let Some(guest) = guest else {
-            return Ok((Vec::new(), host_commands));
+            return Ok(Vec::new());
         };
         let run = match initialize {
             Some(init) => {
@@ -266,7 +321,7 @@ impl WorkflowRunner {
                 run_id: run_id.clone(),
                 source,
             })?;
-        Ok((commands, host_commands))
+        Ok(commands)
     }
 
     fn fail(&self, run_id: &str, error: WorkflowTaskError) -> WorkflowActivationCompletion {

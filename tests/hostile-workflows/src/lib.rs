@@ -13,7 +13,12 @@ use std::hint::black_box;
 use std::rc::Rc;
 use std::time::Duration;
 
-use sandglass::{Workflow, WorkflowContext, WorkflowDefinition, WorkflowResult};
+use std::cell::Cell;
+
+use sandglass::{
+    Handlers, QueryDefinition, SignalDefinition, Workflow, WorkflowContext, WorkflowDefinition,
+    WorkflowResult,
+};
 
 /// Defines a workflow type whose `run` performs `attack` and returns its description.
 macro_rules! hostile_workflow {
@@ -201,7 +206,44 @@ impl Workflow for PanicInInitWorkflow {
     }
 }
 
+/// Answers the `boom` query by panicking; waits for the `finish` signal, then returns
+/// `"survived"`. A query handler that traps must fail only that query.
+pub struct PanicInQueryWorkflow {
+    finished: Cell<bool>,
+}
+
+const BOOM: QueryDefinition<(), String> = QueryDefinition::new("boom");
+const FINISH: SignalDefinition<()> = SignalDefinition::new("finish");
+
+impl Workflow for PanicInQueryWorkflow {
+    type Input = ();
+    type Output = String;
+    const DEFINITION: WorkflowDefinition<(), String> =
+        WorkflowDefinition::new("PanicInQueryWorkflow");
+
+    fn init(_ctx: &WorkflowContext, _input: &()) -> Self {
+        PanicInQueryWorkflow {
+            finished: Cell::new(false),
+        }
+    }
+
+    fn handlers(handlers: &mut Handlers<Self>) {
+        handlers
+            .query(BOOM, |_workflow, ()| -> String {
+                panic!("hostile query handler panicked on purpose")
+            })
+            .signal(FINISH, |workflow, _ctx, ()| workflow.finished.set(true));
+    }
+
+    async fn run(self: Rc<Self>, ctx: WorkflowContext, _input: ()) -> WorkflowResult<String> {
+        let this = self.clone();
+        ctx.wait_condition(move || this.finished.get()).await;
+        Ok("survived".to_owned())
+    }
+}
+
 sandglass::export_workflows!(
+    PanicInQueryWorkflow,
     InfiniteLoopWorkflow,
     MemoryBombWorkflow,
     DeepRecursionWorkflow,

@@ -101,7 +101,7 @@ impl Workflow for TimerWorkflow {
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, millis: u64) -> WorkflowResult<TimerReport> {
         let before = ctx.now();
-        ctx.sleep(Duration::from_millis(millis)).await;
+        ctx.sleep(Duration::from_millis(millis)).await?;
         let slept = ctx.now().duration_since(before).unwrap_or_default();
         sandglass::info!("slept {slept:?}");
         Ok(TimerReport {
@@ -159,7 +159,7 @@ impl Workflow for StdDeterminismWorkflow {
         let before_timer = observe(&ctx);
         println!("determinism probe before the timer: {before_timer:?}");
         let instant = Instant::now();
-        ctx.sleep(Duration::from_millis(millis)).await;
+        ctx.sleep(Duration::from_millis(millis)).await?;
         let instant_elapsed_nanos = nanos(instant.elapsed());
         let after_timer = observe(&ctx);
         println!("determinism probe after the timer: {after_timer:?}");
@@ -219,7 +219,7 @@ impl Workflow for ChangedGreetingWorkflow {
     }
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, name: String) -> WorkflowResult<String> {
-        ctx.sleep(Duration::from_secs(1)).await;
+        ctx.sleep(Duration::from_secs(1)).await?;
         let options = ActivityOptions::start_to_close(Duration::from_secs(30));
         Ok(ctx.execute_activity(GREET, name, options).await?)
     }
@@ -382,7 +382,7 @@ impl Workflow for CancelActivityWorkflow {
             ..ActivityOptions::start_to_close(Duration::from_secs(60))
         };
         let handle = ctx.execute_activity(HEARTBEAT_UNTIL_CANCELLED, (), options);
-        ctx.sleep(Duration::from_millis(wait_ms)).await;
+        ctx.sleep(Duration::from_millis(wait_ms)).await?;
         handle.cancel();
         Ok(match handle.await {
             Ok(result) => CancelReport {
@@ -427,7 +427,24 @@ impl Workflow for LocalActivityWorkflow {
     }
 }
 
+mod api;
+
+use api::{
+    CancelOtherWorkflow, CancellableWorkflow, ChildWorkflow, CountdownWorkflow, MessagesWorkflow,
+    ParentWorkflow, PatchedWorkflow, PrePatchWorkflow, SignalOtherWorkflow, UpsertWorkflow,
+};
+
 sandglass::export_workflows!(
+    MessagesWorkflow,
+    ParentWorkflow,
+    ChildWorkflow,
+    CountdownWorkflow,
+    CancellableWorkflow,
+    CancelOtherWorkflow,
+    PrePatchWorkflow,
+    PatchedWorkflow,
+    SignalOtherWorkflow,
+    UpsertWorkflow,
     RemoteGreetingWorkflow,
     UnregisteredActivityWorkflow,
     TimerWorkflow,

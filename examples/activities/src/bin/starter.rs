@@ -1,12 +1,12 @@
 //! Runs one `ReportWorkflow` (6 chunks, or the number given) and prints its summary.
 
-use activities_example::{TASK_QUEUE, init_logging};
+use activities_example::TASK_QUEUE;
 use activities_example_declarations::REPORT_WORKFLOW;
 use sandglass_host::{Client, ConnectionSettings, WorkflowOptions};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    init_logging();
+    sandglass_host::logging::init("info");
     match run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

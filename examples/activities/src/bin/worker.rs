@@ -4,12 +4,12 @@
 
 use std::time::Duration;
 
-use activities_example::{TASK_QUEUE, init_logging, worker_builder, workflow_component};
+use activities_example::{TASK_QUEUE, worker_builder, workflow_component};
 use sandglass_host::{Client, ConnectionSettings, WorkerOptions};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    init_logging();
+    sandglass_host::logging::init("info");
     match run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

@@ -66,7 +66,7 @@ impl Workflow for ReportWorkflow {
             ..ActivityOptions::start_to_close(Duration::from_secs(300))
         };
         let upload = ctx.execute_activity(UPLOAD, checksum.clone(), upload_options);
-        ctx.sleep(UPLOAD_DEADLINE).await;
+        ctx.sleep(UPLOAD_DEADLINE).await?;
         upload.cancel();
         let upload = match upload.await {
             Ok(receipt) => receipt,

@@ -1,13 +1,13 @@
 //! The seed's `worker.py`: serves `GreetingWorkflow` (wasm) and `greet` (native) on
 //! `my-task-queue` until Ctrl-C.
 
-use greeting::{TASK_QUEUE, init_logging, workflow_component};
+use greeting::{TASK_QUEUE, workflow_component};
 use greeting_activities::{GREET, greet};
 use sandglass_host::{Client, ConnectionSettings, Worker, WorkerOptions};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    init_logging();
+    sandglass_host::logging::init("info");
     match run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

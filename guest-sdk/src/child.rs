@@ -1,0 +1,574 @@
+//! Child workflows, and signals to and cancellation of other workflows.
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::bindings::exports::sandglass::workflow::guest::{
+    CancelExternal, ChildCancellationType as WitCancellationType, ChildResolution,
+    ChildStartResolution, Command, ExternalWorkflow, IdReusePolicy as WitIdReusePolicy,
+    ParentClosePolicy as WitParentClosePolicy, SignalExternal, StartChild,
+};
+use crate::bindings::sandglass::workflow::types::{Failure, Payload};
+use crate::error::ActivityError;
+use crate::state::Shared;
+use crate::time::to_wit_duration;
+use crate::{RetryPolicy, SignalDefinition, WorkflowError, payload};
+
+/// What happens to a child workflow when its parent closes. Default: `Terminate`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ParentClosePolicy {
+    #[default]
+    Terminate,
+    Abandon,
+    RequestCancel,
+}
+
+/// What cancelling a child does, and when its handle resolves. Default:
+/// `WaitCancellationCompleted`, as in the Python SDK.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ChildWorkflowCancellationType {
+    /// Resolve at once; do not ask the child to cancel.
+    Abandon,
+    /// Ask the child to cancel and resolve at once.
+    TryCancel,
+    /// Ask the child to cancel and resolve once it has closed.
+    #[default]
+    WaitCancellationCompleted,
+    /// Ask the child to cancel and resolve once the server has recorded the request.
+    WaitCancellationRequested,
+}
+
+/// Whether a child may take a workflow id a closed workflow used. Default:
+/// `AllowDuplicate`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WorkflowIdReusePolicy {
+    #[default]
+    AllowDuplicate,
+    AllowDuplicateFailedOnly,
+    RejectDuplicate,
+}
+
+/// How to run a child workflow.
+#[derive(Clone, Debug, Default)]
+pub struct ChildWorkflowOptions {
+    /// The child's workflow id. Default: a deterministic random UUID.
+    pub workflow_id: Option<String>,
+    /// Default: the parent's task queue.
+    pub task_queue: Option<String>,
+    pub execution_timeout: Option<Duration>,
+    pub run_timeout: Option<Duration>,
+    pub task_timeout: Option<Duration>,
+    pub parent_close_policy: ParentClosePolicy,
+    pub id_reuse_policy: WorkflowIdReusePolicy,
+    /// Default: `None`, no retries (a workflow's default).
+    pub retry_policy: Option<RetryPolicy>,
+    pub cancellation_type: ChildWorkflowCancellationType,
+}
+
+impl ChildWorkflowOptions {
+    /// Options with this workflow id and every other field at its default.
+    pub fn with_id(workflow_id: impl Into<String>) -> Self {
+        Self {
+            workflow_id: Some(workflow_id.into()),
+            ..Self::default()
+        }
+    }
+}
+
+/// How a child workflow, or a signal to or cancellation of another workflow, failed:
+/// Temporal's failure chain, outermost first.
+#[derive(Clone, Debug)]
+pub struct ChildWorkflowError {
+    chain: ActivityError,
+    /// The child never started, for this `StartChildWorkflowExecutionFailedCause`.
+    start_failed: Option<String>,
+}
+
+impl ChildWorkflowError {
+    fn from_host(failure: Failure, cancelled: bool) -> Self {
+        Self {
+            chain: ActivityError::from_host(failure, cancelled),
+            start_failed: None,
+        }
+    }
+
+    fn start_failed(workflow_type: &str, workflow_id: &str, cause: String) -> Self {
+        let message = if cause.ends_with("WORKFLOW_ALREADY_EXISTS") {
+            format!(
+                "child workflow {workflow_type:?} was not started: a workflow with id \
+                 {workflow_id:?} already exists"
+            )
+        } else {
+            format!(
+                "child workflow {workflow_type:?} (id {workflow_id:?}) was not started: {cause}"
+            )
+        };
+        Self {
+            chain: ActivityError::local("ChildWorkflowNotStarted", message),
+            start_failed: Some(cause),
+        }
+    }
+
+    /// The innermost failure's message: what the child raised, or why it did not start.
+    pub fn message(&self) -> &str {
+        self.chain.message()
+    }
+
+    /// The error type of the application error in the chain, if there is one.
+    pub fn application_error_type(&self) -> Option<&str> {
+        self.chain.application_error_type()
+    }
+
+    /// Whether the child (or the signal or cancellation) was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.chain.is_cancelled()
+    }
+
+    /// Whether a timeout ended it.
+    pub fn is_timeout(&self) -> bool {
+        self.chain.is_timeout()
+    }
+
+    /// The first detail of the application error in the chain, decoded as `T`.
+    pub fn details<T: DeserializeOwned>(&self) -> Option<Result<T, WorkflowError>> {
+        self.chain.details()
+    }
+
+    /// The server's reason the child did not start (e.g.
+    /// `START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_WORKFLOW_ALREADY_EXISTS`), if it did not.
+    pub fn start_failure_cause(&self) -> Option<&str> {
+        self.start_failed.as_deref()
+    }
+}
+
+impl fmt::Display for ChildWorkflowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.chain.fmt(f)
+    }
+}
+
+impl std::error::Error for ChildWorkflowError {}
+
+impl From<ChildWorkflowError> for crate::error::FailureCause {
+    fn from(error: ChildWorkflowError) -> Self {
+        Self(error.chain)
+    }
+}
+
+impl From<ChildWorkflowError> for WorkflowError {
+    fn from(error: ChildWorkflowError) -> Self {
+        WorkflowError::caused_by("ChildWorkflowError", error.chain)
+    }
+}
+
+/// Starts a child; the returned future resolves once Temporal has started it.
+pub(crate) fn start<O>(
+    shared: &Rc<Shared>,
+    workflow_type: &'static str,
+    arguments: Result<Vec<Payload>, serde_json::Error>,
+    options: ChildWorkflowOptions,
+) -> StartChildWorkflow<O> {
+    let workflow_id = options.workflow_id.unwrap_or_else(|| {
+        let mut state = shared.state.borrow_mut();
+        state.rng.uuid4()
+    });
+    let mut state = shared.state.borrow_mut();
+    let (scope, operation) = state.scopes.enlist();
+    let seq = match arguments {
+        Err(error) => {
+            state.fail_task(
+                "PayloadEncodeError",
+                format!(
+                    "workflow {:?}: the input of child workflow {workflow_type:?} does not \
+                     encode as JSON: {error}",
+                    shared.info.workflow_type
+                ),
+            );
+            None
+        }
+        Ok(arguments) => {
+            let seq = state.child_starts.allocate();
+            state.push_command(Command::StartChild(StartChild {
+                seq,
+                workflow_id: workflow_id.clone(),
+                workflow_type: workflow_type.to_owned(),
+                task_queue: options.task_queue,
+                arguments,
+                execution_timeout: options.execution_timeout.map(to_wit_duration),
+                run_timeout: options.run_timeout.map(to_wit_duration),
+                task_timeout: options.task_timeout.map(to_wit_duration),
+                parent_close_policy: match options.parent_close_policy {
+                    ParentClosePolicy::Terminate => WitParentClosePolicy::Terminate,
+                    ParentClosePolicy::Abandon => WitParentClosePolicy::Abandon,
+                    ParentClosePolicy::RequestCancel => WitParentClosePolicy::RequestCancel,
+                },
+                id_reuse_policy: match options.id_reuse_policy {
+                    WorkflowIdReusePolicy::AllowDuplicate => WitIdReusePolicy::AllowDuplicate,
+                    WorkflowIdReusePolicy::AllowDuplicateFailedOnly => {
+                        WitIdReusePolicy::AllowDuplicateFailedOnly
+                    }
+                    WorkflowIdReusePolicy::RejectDuplicate => WitIdReusePolicy::RejectDuplicate,
+                },
+                retry_policy: options.retry_policy.as_ref().map(RetryPolicy::to_wit),
+                cancellation_type: match options.cancellation_type {
+                    ChildWorkflowCancellationType::Abandon => WitCancellationType::Abandon,
+                    ChildWorkflowCancellationType::TryCancel => WitCancellationType::TryCancel,
+                    ChildWorkflowCancellationType::WaitCancellationCompleted => {
+                        WitCancellationType::WaitCancellationCompleted
+                    }
+                    ChildWorkflowCancellationType::WaitCancellationRequested => {
+                        WitCancellationType::WaitCancellationRequested
+                    }
+                },
+                memo: Vec::new(),
+                search_attributes: Vec::new(),
+            }));
+            Some(seq)
+        }
+    };
+    StartChildWorkflow {
+        child: Some(ChildWorkflowHandle {
+            shared: shared.clone(),
+            workflow_type,
+            workflow_id,
+            run_id: String::new(),
+            seq,
+            cancel_sent: false,
+            scope,
+            operation,
+            output: PhantomData,
+        }),
+    }
+}
+
+/// Waits for a child workflow to start; resolves to its handle.
+#[must_use = "a child workflow start does nothing unless awaited"]
+pub struct StartChildWorkflow<O> {
+    /// `None` once handed out.
+    child: Option<ChildWorkflowHandle<O>>,
+}
+
+impl<O> Future for StartChildWorkflow<O> {
+    type Output = Result<ChildWorkflowHandle<O>, ChildWorkflowError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let Some(child) = this.child.as_mut() else {
+            return Poll::Pending;
+        };
+        let Some(seq) = child.seq else {
+            // The input did not encode; the task is failing.
+            return Poll::Pending;
+        };
+        child.cancel_if_scope_cancelled();
+        let polled = {
+            let mut state = child.shared.state.borrow_mut();
+            let polled = state.child_starts.poll(seq, cx);
+            if polled.is_pending() {
+                state.scopes.watch(child.scope, child.operation, cx.waker());
+            }
+            polled
+        };
+        let Poll::Ready(resolution) = polled else {
+            return Poll::Pending;
+        };
+        let Some(mut child) = this.child.take() else {
+            return Poll::Pending;
+        };
+        Poll::Ready(match resolution {
+            ChildStartResolution::Started(run_id) => {
+                child.run_id = run_id;
+                Ok(child)
+            }
+            ChildStartResolution::Failed(cause) => {
+                child.seq = None;
+                Err(ChildWorkflowError::start_failed(
+                    child.workflow_type,
+                    &child.workflow_id,
+                    cause,
+                ))
+            }
+            ChildStartResolution::Cancelled(failure) => {
+                child.seq = None;
+                Err(ChildWorkflowError::from_host(failure, true))
+            }
+        })
+    }
+}
+
+/// A started child workflow: await it for its result, signal it, or cancel it.
+#[must_use = "a child workflow handle does nothing unless awaited"]
+pub struct ChildWorkflowHandle<O> {
+    shared: Rc<Shared>,
+    workflow_type: &'static str,
+    workflow_id: String,
+    run_id: String,
+    /// `None` once resolved, or if it never started.
+    seq: Option<u32>,
+    cancel_sent: bool,
+    scope: usize,
+    operation: u64,
+    output: PhantomData<fn() -> O>,
+}
+
+impl<O> ChildWorkflowHandle<O> {
+    pub fn workflow_id(&self) -> &str {
+        &self.workflow_id
+    }
+
+    /// The child's first run id.
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// Asks Temporal to cancel the child, as its cancellation type says; the handle still
+    /// resolves (with a cancelled error, or the child's own result if it ended first).
+    pub fn cancel(&mut self) {
+        if self.cancel_sent {
+            return;
+        }
+        self.cancel_sent = true;
+        if let Some(seq) = self.seq {
+            let mut state = self.shared.state.borrow_mut();
+            if state.children.ready(seq).is_none() {
+                state.push_command(Command::CancelChild(seq));
+            }
+        }
+    }
+
+    /// Signals the child.
+    pub fn signal<I: Serialize>(
+        &self,
+        signal: SignalDefinition<I>,
+        input: &I,
+    ) -> impl Future<Output = Result<(), ChildWorkflowError>> + use<O, I> {
+        external_signal(
+            &self.shared,
+            ExternalWorkflow {
+                workflow_id: self.workflow_id.clone(),
+                run_id: self.run_id.clone(),
+            },
+            signal.name(),
+            payload::encode_arguments(input),
+        )
+    }
+
+    fn cancel_if_scope_cancelled(&mut self) {
+        if self.cancel_sent {
+            return;
+        }
+        let cancelled = self
+            .shared
+            .state
+            .borrow()
+            .scopes
+            .cancelled(self.scope)
+            .is_some();
+        if cancelled {
+            self.cancel_sent = true;
+            if let Some(seq) = self.seq {
+                self.shared
+                    .state
+                    .borrow_mut()
+                    .push_command(Command::CancelChild(seq));
+            }
+        }
+    }
+}
+
+impl<O: DeserializeOwned> Future for ChildWorkflowHandle<O> {
+    type Output = Result<O, ChildWorkflowError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let Some(seq) = this.seq else {
+            return Poll::Pending;
+        };
+        this.cancel_if_scope_cancelled();
+        let polled = {
+            let mut state = this.shared.state.borrow_mut();
+            let polled = state.children.poll(seq, cx);
+            if polled.is_pending() {
+                state.scopes.watch(this.scope, this.operation, cx.waker());
+            } else {
+                state.scopes.unwatch(this.scope, this.operation);
+            }
+            polled
+        };
+        let Poll::Ready(resolution) = polled else {
+            return Poll::Pending;
+        };
+        this.seq = None;
+        match resolution {
+            ChildResolution::Completed(result) => {
+                match payload::decode_optional::<O>(result.as_ref()) {
+                    Ok(output) => Poll::Ready(Ok(output)),
+                    Err(error) => {
+                        let message = format!(
+                            "workflow {:?}: the result of child workflow {:?} does not decode \
+                             as `{}`: {error}",
+                            this.shared.info.workflow_type,
+                            this.workflow_type,
+                            std::any::type_name::<O>(),
+                        );
+                        this.shared
+                            .state
+                            .borrow_mut()
+                            .fail_task("PayloadDecodeError", message);
+                        Poll::Pending
+                    }
+                }
+            }
+            ChildResolution::Failed(failure) => {
+                Poll::Ready(Err(ChildWorkflowError::from_host(failure, false)))
+            }
+            ChildResolution::Cancelled(failure) => {
+                Poll::Ready(Err(ChildWorkflowError::from_host(failure, true)))
+            }
+        }
+    }
+}
+
+impl<O> Drop for ChildWorkflowHandle<O> {
+    fn drop(&mut self) {
+        if let Ok(mut state) = self.shared.state.try_borrow_mut() {
+            state.scopes.unwatch(self.scope, self.operation);
+            if let Some(seq) = self.seq {
+                state.children.abandon(seq);
+            }
+        }
+    }
+}
+
+/// Another workflow, by id: signal it or ask it to cancel.
+#[derive(Clone)]
+pub struct ExternalWorkflowHandle {
+    shared: Rc<Shared>,
+    workflow: ExternalWorkflow,
+}
+
+impl ExternalWorkflowHandle {
+    pub(crate) fn new(shared: &Rc<Shared>, workflow_id: String, run_id: Option<String>) -> Self {
+        Self {
+            shared: shared.clone(),
+            workflow: ExternalWorkflow {
+                workflow_id,
+                run_id: run_id.unwrap_or_default(),
+            },
+        }
+    }
+
+    pub fn workflow_id(&self) -> &str {
+        &self.workflow.workflow_id
+    }
+
+    /// Signals the workflow; resolves once the server has delivered it, or with why not
+    /// (e.g. the workflow does not exist or has closed).
+    pub fn signal<I: Serialize>(
+        &self,
+        signal: SignalDefinition<I>,
+        input: &I,
+    ) -> impl Future<Output = Result<(), ChildWorkflowError>> + use<I> {
+        external_signal(
+            &self.shared,
+            self.workflow.clone(),
+            signal.name(),
+            payload::encode_arguments(input),
+        )
+    }
+
+    /// Asks the workflow to cancel; resolves once the server has recorded the request.
+    pub fn cancel(&self, reason: &str) -> impl Future<Output = Result<(), ChildWorkflowError>> {
+        let mut state = self.shared.state.borrow_mut();
+        let seq = state.externals.allocate();
+        state.push_command(Command::CancelExternal(CancelExternal {
+            seq,
+            workflow: self.workflow.clone(),
+            reason: reason.to_owned(),
+        }));
+        ExternalDone {
+            shared: self.shared.clone(),
+            seq: Some(seq),
+        }
+    }
+}
+
+fn external_signal(
+    shared: &Rc<Shared>,
+    workflow: ExternalWorkflow,
+    signal_name: &str,
+    arguments: Result<Vec<Payload>, serde_json::Error>,
+) -> ExternalDone {
+    let mut state = shared.state.borrow_mut();
+    let arguments = match arguments {
+        Ok(arguments) => arguments,
+        Err(error) => {
+            state.fail_task(
+                "PayloadEncodeError",
+                format!(
+                    "workflow {:?}: the input of signal {signal_name:?} does not encode as \
+                     JSON: {error}",
+                    shared.info.workflow_type
+                ),
+            );
+            return ExternalDone {
+                shared: shared.clone(),
+                seq: None,
+            };
+        }
+    };
+    let seq = state.externals.allocate();
+    state.push_command(Command::SignalExternal(SignalExternal {
+        seq,
+        workflow,
+        signal_name: signal_name.to_owned(),
+        arguments,
+    }));
+    ExternalDone {
+        shared: shared.clone(),
+        seq: Some(seq),
+    }
+}
+
+/// Waits for a signal to, or a cancellation request of, another workflow to be recorded.
+struct ExternalDone {
+    shared: Rc<Shared>,
+    /// `None` once resolved, or when nothing was sent (the task is failing).
+    seq: Option<u32>,
+}
+
+impl Future for ExternalDone {
+    type Output = Result<(), ChildWorkflowError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let Some(seq) = this.seq else {
+            return Poll::Pending;
+        };
+        let polled = this.shared.state.borrow_mut().externals.poll(seq, cx);
+        let Poll::Ready(failure) = polled else {
+            return Poll::Pending;
+        };
+        this.seq = None;
+        Poll::Ready(match failure {
+            None => Ok(()),
+            Some(failure) => Err(ChildWorkflowError::from_host(failure, false)),
+        })
+    }
+}
+
+impl Drop for ExternalDone {
+    fn drop(&mut self) {
+        if let (Some(seq), Ok(mut state)) = (self.seq, self.shared.state.try_borrow_mut()) {
+            state.externals.abandon(seq);
+        }
+    }
+}

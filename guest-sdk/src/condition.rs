@@ -1,0 +1,96 @@
+//! Waiting on the workflow's own state: `wait_condition` and the cancellation request.
+//!
+//! Nothing wakes a condition when the state it reads changes (the state is plain memory),
+//! so a pending condition leaves its waker with the run, and the runtime re-polls those
+//! tasks each time the run stalls, until a round in which no condition came true.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use crate::error::Cancelled;
+use crate::state::Shared;
+use crate::timer::Sleep;
+
+/// Ready once `condition` returns true; checked when polled and whenever the run stalls.
+pub(crate) struct WaitCondition {
+    shared: Rc<Shared>,
+    condition: Box<dyn FnMut() -> bool>,
+}
+
+impl WaitCondition {
+    pub(crate) fn new(shared: Rc<Shared>, condition: impl FnMut() -> bool + 'static) -> Self {
+        Self {
+            shared,
+            condition: Box::new(condition),
+        }
+    }
+}
+
+impl Future for WaitCondition {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        // No borrow of the state is held here: the condition may read it.
+        if (this.condition)() {
+            this.shared.state.borrow_mut().conditions_met += 1;
+            return Poll::Ready(());
+        }
+        this.shared
+            .state
+            .borrow_mut()
+            .condition_waiters
+            .push(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// `true` once the condition holds, `false` when the timer fires first; a condition that
+/// wins cancels the timer. A cancelled scope cancels the timer and ends the wait.
+pub(crate) struct WaitConditionTimeout {
+    condition: WaitCondition,
+    timer: Sleep,
+}
+
+impl WaitConditionTimeout {
+    pub(crate) fn new(condition: WaitCondition, timer: Sleep) -> Self {
+        Self { condition, timer }
+    }
+}
+
+impl Future for WaitConditionTimeout {
+    type Output = Result<bool, Cancelled>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if Pin::new(&mut this.condition).poll(cx).is_ready() {
+            this.timer.cancel();
+            return Poll::Ready(Ok(true));
+        }
+        Pin::new(&mut this.timer)
+            .poll(cx)
+            .map(|fired| fired.map(|()| false))
+    }
+}
+
+/// Ready with the reason once a client has asked to cancel the run.
+pub(crate) struct CancelRequested {
+    pub(crate) shared: Rc<Shared>,
+}
+
+impl Future for CancelRequested {
+    type Output = String;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<String> {
+        let mut state = self.shared.state.borrow_mut();
+        match &state.cancel_requested {
+            Some(reason) => Poll::Ready(reason.clone()),
+            None => {
+                state.cancel_waiters.push(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
