@@ -33,49 +33,72 @@ use std::marker::PhantomData;
 
 pub mod json;
 
-/// An activity type: its Temporal name, its input type `I` and its output type `O`.
-pub struct ActivityDefinition<I, O> {
-    name: &'static str,
-    types: PhantomData<fn(I) -> O>,
-}
-
-impl<I, O> ActivityDefinition<I, O> {
-    /// Declares an activity by its Temporal activity type name.
-    pub const fn new(name: &'static str) -> Self {
-        Self {
-            name,
-            types: PhantomData,
+/// Declares a definition type: a Temporal name typed by its input `I` and output `O`.
+/// Manual trait impls, because derives would needlessly require `I: Clone` and so on.
+macro_rules! definition {
+    ($(#[$doc:meta])* $ty:ident, $what:literal) => {
+        $(#[$doc])*
+        pub struct $ty<I, O> {
+            name: &'static str,
+            types: PhantomData<fn(I) -> O>,
         }
-    }
 
-    /// The Temporal activity type name.
-    pub const fn name(&self) -> &'static str {
-        self.name
-    }
-}
+        impl<I, O> $ty<I, O> {
+            #[doc = concat!("Declares ", $what, " by its Temporal name.")]
+            pub const fn new(name: &'static str) -> Self {
+                Self {
+                    name,
+                    types: PhantomData,
+                }
+            }
 
-/// A workflow type: its Temporal name, its input type `I` and its result type `O`.
-///
-/// Clients use it to start the workflow with a typed input and read a typed result.
-pub struct WorkflowDefinition<I, O> {
-    name: &'static str,
-    types: PhantomData<fn(I) -> O>,
-}
-
-impl<I, O> WorkflowDefinition<I, O> {
-    /// Declares a workflow by its Temporal workflow type name.
-    pub const fn new(name: &'static str) -> Self {
-        Self {
-            name,
-            types: PhantomData,
+            #[doc = concat!("The Temporal name of ", $what, ".")]
+            pub const fn name(&self) -> &'static str {
+                self.name
+            }
         }
-    }
 
-    /// The Temporal workflow type name.
-    pub const fn name(&self) -> &'static str {
-        self.name
-    }
+        impl<I, O> Clone for $ty<I, O> {
+            fn clone(&self) -> Self {
+                *self
+            }
+        }
+
+        impl<I, O> Copy for $ty<I, O> {}
+
+        impl<I, O> fmt::Debug for $ty<I, O> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_tuple(stringify!($ty)).field(&self.name).finish()
+            }
+        }
+    };
 }
+
+definition!(
+    /// An activity type: its Temporal name, its input type `I` and its output type `O`.
+    ActivityDefinition,
+    "an activity type"
+);
+
+definition!(
+    /// A workflow type: its Temporal name, its input type `I` and its result type `O`.
+    ///
+    /// Clients use it to start the workflow with a typed input and read a typed result.
+    WorkflowDefinition,
+    "a workflow type"
+);
+
+definition!(
+    /// A query: its Temporal name, its input type `I` and its result type `O`.
+    QueryDefinition,
+    "a query"
+);
+
+definition!(
+    /// An update: its Temporal name, its input type `I` and its result type `O`.
+    UpdateDefinition,
+    "an update"
+);
 
 /// A signal: its Temporal name and its input type `I`. Signals return nothing.
 pub struct SignalDefinition<I> {
@@ -84,7 +107,7 @@ pub struct SignalDefinition<I> {
 }
 
 impl<I> SignalDefinition<I> {
-    /// Declares a signal by its Temporal signal name.
+    /// Declares a signal by its Temporal name.
     pub const fn new(name: &'static str) -> Self {
         Self {
             name,
@@ -92,7 +115,7 @@ impl<I> SignalDefinition<I> {
         }
     }
 
-    /// The Temporal signal name.
+    /// The Temporal name of the signal.
     pub const fn name(&self) -> &'static str {
         self.name
     }
@@ -103,72 +126,11 @@ impl<I> Clone for SignalDefinition<I> {
         *self
     }
 }
+
 impl<I> Copy for SignalDefinition<I> {}
+
 impl<I> fmt::Debug for SignalDefinition<I> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("SignalDefinition").field(&self.name).finish()
     }
 }
-
-/// A query: its Temporal name, its input type `I` and its result type `O`.
-pub struct QueryDefinition<I, O> {
-    name: &'static str,
-    types: PhantomData<fn(I) -> O>,
-}
-
-impl<I, O> QueryDefinition<I, O> {
-    /// Declares a query by its Temporal query type name.
-    pub const fn new(name: &'static str) -> Self {
-        Self {
-            name,
-            types: PhantomData,
-        }
-    }
-
-    /// The Temporal query type name.
-    pub const fn name(&self) -> &'static str {
-        self.name
-    }
-}
-
-/// An update: its Temporal name, its input type `I` and its result type `O`.
-pub struct UpdateDefinition<I, O> {
-    name: &'static str,
-    types: PhantomData<fn(I) -> O>,
-}
-
-impl<I, O> UpdateDefinition<I, O> {
-    /// Declares an update by its Temporal update name.
-    pub const fn new(name: &'static str) -> Self {
-        Self {
-            name,
-            types: PhantomData,
-        }
-    }
-
-    /// The Temporal update name.
-    pub const fn name(&self) -> &'static str {
-        self.name
-    }
-}
-
-// Manual impls: derives would needlessly require `I: Clone` and `O: Clone`.
-macro_rules! impl_definition_traits {
-    ($ty:ident) => {
-        impl<I, O> Clone for $ty<I, O> {
-            fn clone(&self) -> Self {
-                *self
-            }
-        }
-        impl<I, O> Copy for $ty<I, O> {}
-        impl<I, O> fmt::Debug for $ty<I, O> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_tuple(stringify!($ty)).field(&self.name).finish()
-            }
-        }
-    };
-}
-impl_definition_traits!(ActivityDefinition);
-impl_definition_traits!(WorkflowDefinition);
-impl_definition_traits!(QueryDefinition);
-impl_definition_traits!(UpdateDefinition);
