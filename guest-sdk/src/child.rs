@@ -304,6 +304,17 @@ impl<O> Future for StartChildWorkflow<O> {
     }
 }
 
+impl<O> Drop for StartChildWorkflow<O> {
+    fn drop(&mut self) {
+        let Some(child) = &self.child else {
+            return;
+        };
+        if let (Some(seq), Ok(mut state)) = (child.seq, child.shared.state.try_borrow_mut()) {
+            state.child_starts.abandon(seq);
+        }
+    }
+}
+
 /// A started child workflow: await it for its result, signal it, or cancel it.
 #[must_use = "a child workflow handle does nothing unless awaited"]
 pub struct ChildWorkflowHandle<O> {
@@ -336,11 +347,18 @@ impl<O> ChildWorkflowHandle<O> {
             return;
         }
         self.cancel_sent = true;
-        if let Some(seq) = self.seq {
-            let mut state = self.shared.state.borrow_mut();
-            if state.children.ready(seq).is_none() {
-                state.push_command(Command::CancelChild(seq));
-            }
+        let Some(seq) = self.seq else {
+            return;
+        };
+        let mut state = self.shared.state.borrow_mut();
+        // A child that already ended (or never started) has nothing left to cancel, and
+        // cancelling it anyway would be a command for a closed sequence number.
+        let start_failed = matches!(
+            state.child_starts.ready(seq),
+            Some(ChildStartResolution::Failed(_) | ChildStartResolution::Cancelled(_))
+        );
+        if !start_failed && state.children.ready(seq).is_none() {
+            state.push_command(Command::CancelChild(seq));
         }
     }
 
@@ -362,9 +380,6 @@ impl<O> ChildWorkflowHandle<O> {
     }
 
     fn cancel_if_scope_cancelled(&mut self) {
-        if self.cancel_sent {
-            return;
-        }
         let cancelled = self
             .shared
             .state
@@ -373,13 +388,7 @@ impl<O> ChildWorkflowHandle<O> {
             .cancelled(self.scope)
             .is_some();
         if cancelled {
-            self.cancel_sent = true;
-            if let Some(seq) = self.seq {
-                self.shared
-                    .state
-                    .borrow_mut()
-                    .push_command(Command::CancelChild(seq));
-            }
+            self.cancel();
         }
     }
 }

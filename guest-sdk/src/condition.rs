@@ -14,36 +14,62 @@ use crate::state::Shared;
 use crate::timer::Sleep;
 
 /// Ready once `condition` returns true; checked when polled and whenever the run stalls.
+/// A cancelled scope ends the wait with [`Cancelled`].
 pub(crate) struct WaitCondition {
     shared: Rc<Shared>,
     condition: Box<dyn FnMut() -> bool>,
+    scope: usize,
+    operation: u64,
 }
 
 impl WaitCondition {
     pub(crate) fn new(shared: Rc<Shared>, condition: impl FnMut() -> bool + 'static) -> Self {
+        let (scope, operation) = shared.state.borrow_mut().scopes.enlist();
         Self {
             shared,
             condition: Box::new(condition),
+            scope,
+            operation,
         }
     }
 }
 
 impl Future for WaitCondition {
-    type Output = ();
+    type Output = Result<(), Cancelled>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        let cancelled = {
+            let state = this.shared.state.borrow();
+            state.scopes.cancelled(this.scope).map(Cancelled::new)
+        };
+        if let Some(cancelled) = cancelled {
+            this.shared
+                .state
+                .borrow_mut()
+                .scopes
+                .unwatch(this.scope, this.operation);
+            return Poll::Ready(Err(cancelled));
+        }
         // No borrow of the state is held here: the condition may read it.
         if (this.condition)() {
-            this.shared.state.borrow_mut().conditions_met += 1;
-            return Poll::Ready(());
+            let mut state = this.shared.state.borrow_mut();
+            state.conditions_met += 1;
+            state.scopes.unwatch(this.scope, this.operation);
+            return Poll::Ready(Ok(()));
         }
-        this.shared
-            .state
-            .borrow_mut()
-            .condition_waiters
-            .push(cx.waker().clone());
+        let mut state = this.shared.state.borrow_mut();
+        state.condition_waiters.push(cx.waker().clone());
+        state.scopes.watch(this.scope, this.operation, cx.waker());
         Poll::Pending
+    }
+}
+
+impl Drop for WaitCondition {
+    fn drop(&mut self) {
+        if let Ok(mut state) = self.shared.state.try_borrow_mut() {
+            state.scopes.unwatch(self.scope, self.operation);
+        }
     }
 }
 
@@ -65,9 +91,9 @@ impl Future for WaitConditionTimeout {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        if Pin::new(&mut this.condition).poll(cx).is_ready() {
+        if let Poll::Ready(outcome) = Pin::new(&mut this.condition).poll(cx) {
             this.timer.cancel();
-            return Poll::Ready(Ok(true));
+            return Poll::Ready(outcome.map(|()| true));
         }
         Pin::new(&mut this.timer)
             .poll(cx)

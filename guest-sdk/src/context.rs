@@ -315,10 +315,12 @@ impl WorkflowContext {
     /// The condition reads the workflow's state, typically something a signal or update
     /// handler changes. It is checked when the future is polled and again each time the
     /// run has nothing else to do, so it must be cheap and must not have side effects.
+    /// If its cancellation scope (or the workflow) is cancelled first, the wait ends with
+    /// [`Cancelled`], as Python's `wait_condition` raises.
     pub fn wait_condition<C: FnMut() -> bool + 'static>(
         &self,
         condition: C,
-    ) -> impl Future<Output = ()> + use<C> {
+    ) -> impl Future<Output = Result<(), Cancelled>> + use<C> {
         WaitCondition::new(self.shared.clone(), condition)
     }
 

@@ -179,6 +179,7 @@ impl Runtime {
 
     fn try_activate(&mut self, mut activation: Activation) -> Result<Vec<Command>, TaskFailure> {
         let mut jobs = std::mem::take(&mut activation.jobs).into_iter();
+        let started = matches!(self.phase, Phase::Waiting);
         match &self.phase {
             Phase::Broken(_) => return Ok(Vec::new()),
             Phase::Running { shared, .. } => shared.state.borrow_mut().observe(&activation),
@@ -210,7 +211,12 @@ impl Runtime {
 
         let finished_before = shared.state.borrow().is_finished();
         let mut queries = Vec::new();
+        // An activation of queries alone must not run workflow code (nor its conditions).
+        let mut needs_drive = started;
         for job in jobs {
+            if !matches!(job, Job::Query(_)) {
+                needs_drive = true;
+            }
             match job {
                 Job::Query(query) => queries.push(query),
                 Job::Signal(signal) if !finished_before => {
@@ -228,7 +234,7 @@ impl Runtime {
                 }
             }
         }
-        if !finished_before {
+        if !finished_before && needs_drive {
             drive(shared, executor);
         }
         for query in queries {
@@ -500,12 +506,17 @@ fn apply(shared: &Shared, job: Job) -> Result<Vec<Waker>, TaskFailure> {
         }
         Job::ResolveChildStart(start) => {
             let started = matches!(start.resolution, ChildStartResolution::Started(_));
+            let wanted = state.child_starts.is_waiting(start.seq);
             let waker = state
                 .child_starts
                 .resolve(start.seq, start.resolution)
                 .map_err(|error| protocol_error(format!("resolve-child-start: child {error}")))?;
             if started {
                 state.children.expect(start.seq);
+                if !wanted {
+                    // Its start future was dropped: the result is ignored when it comes.
+                    state.children.abandon(start.seq);
+                }
             }
             Ok(waker.into_iter().collect())
         }

@@ -78,6 +78,31 @@ impl Workflow for Features {
                 let greetings: Result<Vec<String>, _> = results.into_iter().collect();
                 Ok(format!("{stage} {}", greetings?.join(",")))
             }
+            "wait forever" => {
+                ctx.wait_condition(|| false).await?;
+                Ok("unreachable".to_owned())
+            }
+            "noisy condition" => {
+                // A condition with a side effect (which it must not have): any extra
+                // check shows up as a command.
+                let noisy = ctx.clone();
+                ctx.wait_condition(move || {
+                    noisy.upsert_memo(&[("checked", true)]);
+                    false
+                })
+                .await?;
+                Ok("unreachable".to_owned())
+            }
+            "child only" => {
+                let child = ctx
+                    .start_child_workflow(
+                        CHILD,
+                        &"hi".to_owned(),
+                        ChildWorkflowOptions::with_id("kid"),
+                    )
+                    .await?;
+                Ok(child.await?)
+            }
             "priority" => {
                 let options = ActivityOptions {
                     priority: Some(9),
@@ -328,4 +353,69 @@ fn a_priority_outside_temporals_range_schedules_nothing() {
     let (_, commands) = start("priority");
     let message = decode_completion::<String>(&commands);
     assert!(message.contains("priority 9 is outside"), "{message}");
+}
+
+#[test]
+fn a_cancellation_request_ends_a_wait_condition() {
+    let (mut runtime, commands) = start("wait forever");
+    assert!(commands.is_empty(), "{commands:?}");
+    let commands = runtime
+        .activate(activation(
+            101,
+            vec![Job::CancelRequested("stop".to_owned())],
+        ))
+        .unwrap();
+    assert!(
+        matches!(commands[..], [Command::CancelWorkflow]),
+        "{commands:?}"
+    );
+}
+
+#[test]
+fn a_child_that_ended_in_the_cancelling_activation_is_not_cancelled() {
+    let (mut runtime, _) = start("child only");
+    runtime
+        .activate(activation(
+            101,
+            vec![Job::ResolveChildStart(ResolveChildStart {
+                seq: 1,
+                resolution: ChildStartResolution::Started("kid-run".to_owned()),
+            })],
+        ))
+        .unwrap();
+    let commands = runtime
+        .activate(activation(
+            102,
+            vec![
+                Job::ResolveChild(ResolveChild {
+                    seq: 1,
+                    resolution: ChildResolution::Completed(Some(json(&"done"))),
+                }),
+                Job::CancelRequested("stop".to_owned()),
+            ],
+        ))
+        .unwrap();
+    // No cancel-child for a child that already ended: its result stands.
+    assert_eq!(decode_completion::<String>(&commands), "done");
+}
+
+#[test]
+fn an_activation_of_queries_alone_runs_no_workflow_code() {
+    let (mut runtime, _) = start("noisy condition");
+    let commands = runtime
+        .activate(activation(
+            101,
+            vec![Job::Query(
+                crate::bindings::exports::sandglass::workflow::guest::Query {
+                    id: "q".to_owned(),
+                    name: "nothing".to_owned(),
+                    arguments: Vec::new(),
+                },
+            )],
+        ))
+        .unwrap();
+    assert!(
+        matches!(&commands[..], [Command::RespondToQuery(response)] if response.outcome.is_err()),
+        "{commands:?}"
+    );
 }

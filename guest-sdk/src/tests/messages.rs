@@ -75,7 +75,7 @@ impl Workflow for Greeter {
         }
         let handlers_ctx = ctx.clone();
         ctx.wait_condition(move || handlers_ctx.all_handlers_finished())
-            .await;
+            .await?;
         let approver = self.approved_by.borrow().clone().unwrap_or_default();
         Ok(format!("{} approved by {approver}", self.language.borrow()))
     }

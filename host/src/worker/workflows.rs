@@ -159,11 +159,13 @@ impl WorkflowRunner {
             let complete = async move {
                 let run_id = activation.run_id.clone();
                 let (completion, evict) = runner.process(activation).await;
-                if let Err(error) = core.complete_workflow_activation(completion).await {
-                    tracing::error!(run_id, %error, "core rejected a workflow activation completion");
-                }
+                // Asked before completing, so core evicts the run before it can hand out
+                // another activation for the instance that is gone.
                 if evict {
                     core.request_workflow_eviction(&run_id);
+                }
+                if let Err(error) = core.complete_workflow_activation(completion).await {
+                    tracing::error!(run_id, %error, "core rejected a workflow activation completion");
                 }
             };
             if self.guest_inline {

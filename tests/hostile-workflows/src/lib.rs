@@ -237,7 +237,7 @@ impl Workflow for PanicInQueryWorkflow {
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, _input: ()) -> WorkflowResult<String> {
         let this = self.clone();
-        ctx.wait_condition(move || this.finished.get()).await;
+        ctx.wait_condition(move || this.finished.get()).await?;
         Ok("survived".to_owned())
     }
 }

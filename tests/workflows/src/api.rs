@@ -74,7 +74,7 @@ impl Workflow for MessagesWorkflow {
     async fn run(self: Rc<Self>, ctx: WorkflowContext, _input: ()) -> WorkflowResult<i64> {
         let (this, handlers) = (self.clone(), ctx.clone());
         ctx.wait_condition(move || this.finished.get() && handlers.all_handlers_finished())
-            .await;
+            .await?;
         Ok(self.total.get())
     }
 }

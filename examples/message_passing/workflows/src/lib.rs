@@ -106,7 +106,7 @@ impl Workflow for GreetingWorkflow {
         ctx.wait_condition(move || {
             this.approved_for_release.get() && handlers.all_handlers_finished()
         })
-        .await;
+        .await?;
         let approver = self.approver_name.borrow().clone().unwrap_or_default();
         sandglass::info!("approved by {approver}");
         Ok(self.greeting())

@@ -94,7 +94,9 @@ impl ReminderWorkflow {
         let acknowledged = ctx.wait_condition(move || this.acknowledged_by.borrow().is_some());
         let deadline = ctx.sleep(reminder.acknowledge_within);
         match select(acknowledged, deadline).await {
-            Either::Left(((), mut deadline)) => {
+            Either::Left((acknowledged, mut deadline)) => {
+                // `Err` if the workflow was cancelled while it waited.
+                acknowledged?;
                 // Cancel the timer that lost, so it does not fire into history for nothing.
                 deadline.cancel();
                 let by = self.acknowledged_by.borrow().clone().unwrap_or_default();
