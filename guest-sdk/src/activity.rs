@@ -429,11 +429,7 @@ impl<O> ActivityHandle<O> {
                 Some(_) => {}
             },
             Stage::BackingOff { timer, .. } => {
-                let timer = *timer;
-                if state.timers.is_waiting(timer) {
-                    state.push_command(Command::CancelTimer(timer));
-                }
-                let waker = state.timers.cancel(timer);
+                let waker = state.cancel_timer(*timer);
                 *stage = Stage::CancelledWhileBackingOff;
                 drop(state);
                 if let Some(waker) = waker {

@@ -165,7 +165,8 @@ impl From<ChildWorkflowError> for crate::error::FailureCause {
 
 impl From<ChildWorkflowError> for WorkflowError {
     fn from(error: ChildWorkflowError) -> Self {
-        WorkflowError::caused_by("ChildWorkflowError", error.chain)
+        let message = format!("child workflow failed: {error}");
+        WorkflowError::application("ChildWorkflowError", message).with_cause(error)
     }
 }
 

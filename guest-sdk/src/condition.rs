@@ -10,6 +10,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use crate::error::Cancelled;
+use crate::scope::ROOT;
 use crate::state::Shared;
 use crate::timer::Sleep;
 
@@ -101,9 +102,18 @@ impl Future for WaitConditionTimeout {
     }
 }
 
-/// Ready with the reason once a client has asked to cancel the run.
+/// Ready with the reason once a client has asked to cancel the run: once the root scope
+/// is cancelled.
 pub(crate) struct CancelRequested {
-    pub(crate) shared: Rc<Shared>,
+    shared: Rc<Shared>,
+    operation: u64,
+}
+
+impl CancelRequested {
+    pub(crate) fn new(shared: Rc<Shared>) -> Self {
+        let (_, operation) = shared.state.borrow_mut().scopes.enlist();
+        Self { shared, operation }
+    }
 }
 
 impl Future for CancelRequested {
@@ -111,12 +121,23 @@ impl Future for CancelRequested {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<String> {
         let mut state = self.shared.state.borrow_mut();
-        match &state.cancel_requested {
-            Some(reason) => Poll::Ready(reason.clone()),
+        match state.scopes.cancelled(ROOT).map(str::to_owned) {
+            Some(reason) => {
+                state.scopes.unwatch(ROOT, self.operation);
+                Poll::Ready(reason)
+            }
             None => {
-                state.cancel_waiters.push(cx.waker().clone());
+                state.scopes.watch(ROOT, self.operation, cx.waker());
                 Poll::Pending
             }
+        }
+    }
+}
+
+impl Drop for CancelRequested {
+    fn drop(&mut self) {
+        if let Ok(mut state) = self.shared.state.try_borrow_mut() {
+            state.scopes.unwatch(ROOT, self.operation);
         }
     }
 }

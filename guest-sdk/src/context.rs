@@ -350,14 +350,13 @@ impl WorkflowContext {
     /// [`WorkflowError::cancelled`](crate::WorkflowError::cancelled) (or an error from a
     /// cancelled activity) from `run` after the request arrived.
     pub fn is_cancel_requested(&self) -> bool {
-        self.shared.state.borrow().cancel_requested.is_some()
+        let state = self.shared.state.borrow();
+        state.scopes.cancelled(crate::scope::ROOT).is_some()
     }
 
     /// Ready with the request's reason once a client asks to cancel this run.
     pub fn cancelled(&self) -> impl Future<Output = String> + use<> {
-        CancelRequested {
-            shared: self.shared.clone(),
-        }
+        CancelRequested::new(self.shared.clone())
     }
 
     /// Starts a child workflow; resolves to its handle once Temporal has started it (or

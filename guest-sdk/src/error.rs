@@ -84,14 +84,6 @@ impl WorkflowError {
         }
     }
 
-    /// An error whose cause is another failure chain (a child workflow's), so a client
-    /// sees what went wrong inside it.
-    pub(crate) fn caused_by(error_type: &str, cause: ActivityError) -> Self {
-        let mut error = Self::application(error_type, format!("child workflow failed: {cause}"));
-        error.cause = Some(Box::new(cause));
-        error
-    }
-
     /// The "error" that continues the run as new; its encoding problem, if any, is
     /// reported as a task failure like a bad detail.
     pub(crate) fn continue_as_new(command: Result<ContinueAsNew, String>) -> Self {

@@ -322,13 +322,11 @@ impl<W: 'static> Handlers<W> {
 
     /// Binds the handlers to the run's workflow value, erasing its type.
     pub(crate) fn bind(self, workflow: Rc<W>, ctx: WorkflowContext) -> HandlerTable {
-        HandlerTable {
-            handlers: Box::new(Bound {
-                handlers: self,
-                workflow,
-                ctx,
-            }),
-        }
+        Box::new(Bound {
+            handlers: self,
+            workflow,
+            ctx,
+        })
     }
 }
 
@@ -340,43 +338,19 @@ pub(crate) enum Dispatch<T> {
 }
 
 /// One run's handlers, bound to its workflow value.
-pub(crate) struct HandlerTable {
-    handlers: Box<dyn ErasedHandlers>,
-}
+pub(crate) type HandlerTable = Box<dyn ErasedHandlers>;
 
-impl HandlerTable {
+/// What the runtime asks of a run's handlers, whatever the workflow type.
+pub(crate) trait ErasedHandlers {
     /// The signal's handler future, or why it was dropped.
-    pub(crate) fn signal(
-        &self,
-        name: &str,
-        arguments: Vec<Payload>,
-    ) -> Dispatch<Result<LocalFuture<()>, String>> {
-        self.handlers.signal(name, arguments)
-    }
-
-    pub(crate) fn query(&self, name: &str, arguments: Vec<Payload>) -> Dispatch<UpdateResult> {
-        self.handlers.query(name, arguments)
-    }
-
-    /// Runs the validator (when asked) and returns the handler's future, or the
-    /// rejection.
-    pub(crate) fn update(
-        &self,
-        name: &str,
-        arguments: Vec<Payload>,
-        run_validator: bool,
-    ) -> Dispatch<Result<LocalFuture<UpdateResult>, Failure>> {
-        self.handlers.update(name, arguments, run_validator)
-    }
-}
-
-trait ErasedHandlers {
     fn signal(
         &self,
         name: &str,
         arguments: Vec<Payload>,
     ) -> Dispatch<Result<LocalFuture<()>, String>>;
     fn query(&self, name: &str, arguments: Vec<Payload>) -> Dispatch<UpdateResult>;
+    /// Runs the validator (when asked) and returns the handler's future, or the
+    /// rejection.
     fn update(
         &self,
         name: &str,

@@ -494,12 +494,8 @@ fn apply(shared: &Shared, job: Job) -> Result<Vec<Waker>, TaskFailure> {
             state.rng = crate::random::Rng::new(seed);
             Ok(Vec::new())
         }
-        Job::CancelRequested(reason) => {
-            let mut wakers = state.scopes.cancel(crate::scope::ROOT, &reason);
-            state.cancel_requested.get_or_insert(reason);
-            wakers.append(&mut state.cancel_waiters);
-            Ok(wakers)
-        }
+        // The request cancels the root scope; only the first reason counts.
+        Job::CancelRequested(reason) => Ok(state.scopes.cancel(crate::scope::ROOT, &reason)),
         Job::NotifyHasPatch(patch_id) => {
             state.patches_in_history.insert(patch_id);
             Ok(Vec::new())

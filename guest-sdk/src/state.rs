@@ -45,9 +45,6 @@ pub(crate) struct RunState {
     /// How many conditions have come true, so the runtime knows whether re-polling
     /// them made progress.
     pub(crate) conditions_met: u64,
-    /// The reason of a client's cancellation request, once one arrived.
-    pub(crate) cancel_requested: Option<String>,
-    pub(crate) cancel_waiters: Vec<Waker>,
     pub(crate) scopes: crate::scope::Scopes,
     /// Patches the history has markers for (`notify-has-patch`).
     pub(crate) patches_in_history: std::collections::BTreeSet<String>,
@@ -91,8 +88,6 @@ impl RunState {
             task_failure: None,
             condition_waiters: Vec::new(),
             conditions_met: 0,
-            cancel_requested: None,
-            cancel_waiters: Vec::new(),
             running_handlers: BTreeMap::new(),
             last_handler_id: 0,
             scopes: crate::scope::Scopes::default(),
@@ -130,6 +125,15 @@ impl RunState {
     /// due after the run has finished (a query of a completed workflow).
     pub(crate) fn push_reply(&mut self, command: Command) {
         self.commands.push(command);
+    }
+
+    /// Cancels timer `seq` if Temporal still has it (a `cancel-timer` command) and forgets
+    /// it; returns the waker of whoever waited, to call once no borrow is held.
+    pub(crate) fn cancel_timer(&mut self, seq: u32) -> Option<Waker> {
+        if self.timers.is_waiting(seq) {
+            self.push_command(Command::CancelTimer(seq));
+        }
+        self.timers.cancel(seq)
     }
 
     /// Counts a handler task in; its id counts it out in `handler_finished`.

@@ -71,11 +71,8 @@ impl Sleep {
             state.timers.cancel(seq);
             return;
         }
-        if state.timers.is_waiting(seq) {
-            state.push_command(Command::CancelTimer(seq));
-        }
         // This future was the only waiter; there is no one to wake.
-        let _waiter = state.timers.cancel(seq);
+        let _waiter = state.cancel_timer(seq);
         self.cancelled = Some(Cancelled::new(reason));
     }
 }
