@@ -60,7 +60,7 @@ pub enum Forbidden {
     Network,
     #[error(
         "workflow code tried to sleep the thread (std::thread::sleep or a WASI clock \
-         subscription); workflows must not block: use `ctx.sleep(duration).await` for a \
+         subscription); workflows must not block: use `ctx.sleep(duration).await?` for a \
          durable timer"
     )]
     Sleep,
