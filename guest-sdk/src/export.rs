@@ -5,7 +5,9 @@
 
 use std::cell::RefCell;
 
-use crate::bindings::exports::sandglass::workflow::guest::{Activation, Command};
+use crate::bindings::exports::sandglass::workflow::guest::{
+    Activation, Command, WorkflowDescription,
+};
 use crate::bindings::sandglass::workflow::types::Failure;
 use crate::error::application_frame;
 use crate::runtime::{Runtime, WorkflowEntry};
@@ -35,7 +37,8 @@ use crate::runtime::{Runtime, WorkflowEntry};
 ///
 /// Invoke it once, at the root of a `cdylib` crate built for `wasm32-wasip2`. It
 /// implements the WIT `guest` interface: `workflow-types` lists the types'
-/// [`DEFINITION`](crate::Workflow::DEFINITION) names, `activate` runs the run. Two types
+/// [`DEFINITION`](crate::Workflow::DEFINITION) names with the messages their
+/// [handlers](crate::Workflow::handlers) take, `activate` runs the run. Two types
 /// with the same name are a compile-time error.
 #[macro_export]
 macro_rules! export_workflows {
@@ -48,7 +51,7 @@ macro_rules! export_workflows {
             struct SandglassWorkflows;
 
             impl $crate::__private::Guest for SandglassWorkflows {
-                fn workflow_types() -> ::std::vec::Vec<::std::string::String> {
+                fn workflow_types() -> ::std::vec::Vec<$crate::__private::WorkflowDescription> {
                     $crate::__private::workflow_types(WORKFLOWS)
                 }
 
@@ -74,12 +77,9 @@ thread_local! {
     static RUNTIME: RefCell<Option<Runtime>> = const { RefCell::new(None) };
 }
 
-/// `workflow-types`: the names of the exported workflow types.
-pub fn workflow_types(workflows: &[WorkflowEntry]) -> Vec<String> {
-    workflows
-        .iter()
-        .map(|entry| entry.name().to_owned())
-        .collect()
+/// `workflow-types`: the exported workflow types and their handlers.
+pub fn workflow_types(workflows: &[WorkflowEntry]) -> Vec<WorkflowDescription> {
+    workflows.iter().map(WorkflowEntry::describe).collect()
 }
 
 /// `activate`: applies one activation to this instance's run.

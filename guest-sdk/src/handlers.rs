@@ -13,6 +13,7 @@ use std::rc::Rc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::bindings::exports::sandglass::workflow::guest::WorkflowDescription;
 use crate::bindings::sandglass::workflow::types::{Failure, Payload};
 use crate::error::application_frame;
 use crate::{QueryDefinition, SignalDefinition, UpdateDefinition, WorkflowContext, WorkflowError};
@@ -320,6 +321,20 @@ impl<W: 'static> Handlers<W> {
         self
     }
 
+    /// The names this table handles, as `workflow-types` reports them for workflow
+    /// type `name`.
+    pub(crate) fn describe(&self, name: &str) -> WorkflowDescription {
+        WorkflowDescription {
+            name: name.to_owned(),
+            signals: owned_names(self.signals.keys()),
+            queries: owned_names(self.queries.keys()),
+            updates: owned_names(self.updates.keys()),
+            dynamic_signals: self.dynamic_signal.is_some(),
+            dynamic_queries: self.dynamic_query.is_some(),
+            dynamic_updates: self.dynamic_update.is_some(),
+        }
+    }
+
     /// Binds the handlers to the run's workflow value, erasing its type.
     pub(crate) fn bind(self, workflow: Rc<W>, ctx: WorkflowContext) -> HandlerTable {
         Box::new(Bound {
@@ -488,4 +503,8 @@ pub(crate) fn failure(error_type: &str, message: String) -> Failure {
         true,
         Vec::new(),
     )]
+}
+
+fn owned_names<'a>(names: impl Iterator<Item = &'a &'static str>) -> Vec<String> {
+    names.map(|name| (*name).to_owned()).collect()
 }

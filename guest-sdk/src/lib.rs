@@ -124,7 +124,9 @@ pub use workflow::Workflow;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::bindings::__export_workflows_impl as export_guest;
-    pub use crate::bindings::exports::sandglass::workflow::guest::{Activation, Command, Guest};
+    pub use crate::bindings::exports::sandglass::workflow::guest::{
+        Activation, Command, Guest, WorkflowDescription,
+    };
     pub use crate::bindings::sandglass::workflow::types::Failure;
     pub use crate::export::{activate, assert_unique_names, workflow_types};
     pub use crate::runtime::WorkflowEntry;

@@ -24,7 +24,7 @@ use std::task::Waker;
 
 use crate::bindings::exports::sandglass::workflow::guest::{
     Activation, ChildStartResolution, Command, Initialize, Job, Query, QueryResponse, Signal,
-    Update, UpdateOutcome, UpdateResponse,
+    Update, UpdateOutcome, UpdateResponse, WorkflowDescription,
 };
 use crate::bindings::sandglass::workflow::types::{Failure, Payload};
 use crate::error::application_frame;
@@ -50,6 +50,7 @@ type Started = (RunFuture, HandlerTable);
 pub struct WorkflowEntry {
     name: &'static str,
     start: fn(&WorkflowContext, &[Payload]) -> Result<Started, TaskFailure>,
+    describe: fn() -> WorkflowDescription,
 }
 
 impl WorkflowEntry {
@@ -58,6 +59,7 @@ impl WorkflowEntry {
         Self {
             name: W::DEFINITION.name(),
             start: start::<W>,
+            describe: describe::<W>,
         }
     }
 
@@ -65,6 +67,18 @@ impl WorkflowEntry {
     pub const fn name(&self) -> &'static str {
         self.name
     }
+
+    /// The type's name and the messages its handlers take.
+    pub fn describe(&self) -> WorkflowDescription {
+        (self.describe)()
+    }
+}
+
+/// Registers `W`'s handlers on an empty table, only to read their names.
+fn describe<W: Workflow>() -> WorkflowDescription {
+    let mut handlers = Handlers::<W>::new();
+    W::handlers(&mut handlers);
+    handlers.describe(W::DEFINITION.name())
 }
 
 /// Decodes the input, constructs the workflow with `init`, binds its handlers and returns

@@ -44,17 +44,30 @@ pub fn component_or_build(
 ///
 /// Cargo's diagnostics go to this process's stderr.
 pub fn build_workflow_crate(dir: &Path, package: &str) -> Result<PathBuf, GuestBuildError> {
+    build_workflow_crate_with_features(dir, package, &[])
+}
+
+/// Like [`build_workflow_crate`], with cargo `features` of the package turned on. Builds
+/// with different features write the same file: copy it before the next build.
+pub fn build_workflow_crate_with_features(
+    dir: &Path,
+    package: &str,
+    features: &[&str],
+) -> Result<PathBuf, GuestBuildError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(cargo)
-        .current_dir(dir)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            GUEST_TARGET,
-            "--package",
-            package,
-        ])
+    let mut command = Command::new(cargo);
+    command.current_dir(dir).args([
+        "build",
+        "--release",
+        "--target",
+        GUEST_TARGET,
+        "--package",
+        package,
+    ]);
+    if !features.is_empty() {
+        command.args(["--features", &features.join(",")]);
+    }
+    let output = command
         .args(["--message-format", "json-render-diagnostics"])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -32,10 +32,12 @@ pub mod guest_build;
 pub mod history;
 pub mod logging;
 pub mod payload;
+pub mod reload;
 pub mod replay;
 pub mod sandbox;
 pub mod settings;
 pub mod testing;
+mod user_dirs;
 pub mod worker;
 
 pub use activity::{ActivityContext, ActivityError, ActivityInfo, CancellationReason};
@@ -44,6 +46,9 @@ pub use client::{
     HeartbeatResponse, IdConflictPolicy, IdReusePolicy, QueryError, QueryRejectCondition,
     UpdateError, UpdateHandle, UpdateOptions, UpdateStage, WorkflowDescription,
     WorkflowExecutionSummary, WorkflowHandle, WorkflowOptions, WorkflowResultError, WorkflowStatus,
+};
+pub use reload::{
+    ReloadHandle, ReloadOptions, ReloadOutcome, ReloadProblem, VersionReport, VersioningPolicy,
 };
 pub use replay::{ReplayError, Replayer};
 pub use sandbox::{Sandbox, SandboxLimits, WorkflowModule};

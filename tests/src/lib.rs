@@ -45,6 +45,35 @@ pub fn component(package: &'static str) -> PathBuf {
     path
 }
 
+/// The hot-reload fixture (`tests/reload-workflows`) built as `variant` (`v1`, `v2` or
+/// `v3`), copied to a file of its own: the builds share cargo's output path.
+pub fn reload_component(variant: &'static str) -> PathBuf {
+    static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = BUILD
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let copy = workspace_dir()
+        .join("target")
+        .join("sandglass-reload-variants")
+        .join(format!("{variant}-{}.wasm", std::process::id()));
+    if copy.exists() {
+        return copy;
+    }
+    let features: &[&str] = match variant {
+        "v1" => &[],
+        other => &[other],
+    };
+    let built = sandglass_host::guest_build::build_workflow_crate_with_features(
+        &workspace_dir(),
+        "sandglass-reload-workflows",
+        features,
+    )
+    .unwrap_or_else(|e| panic!("building the reload fixture as {variant}: {e}"));
+    std::fs::create_dir_all(copy.parent().expect("parent")).expect("create variants dir");
+    std::fs::copy(&built, &copy).expect("copy the built variant");
+    copy
+}
+
 pub fn greeting_component() -> PathBuf {
     component("greeting-workflows")
 }
@@ -164,6 +193,25 @@ impl RunningWorker {
             .expect("worker shut down within 30 s")
             .expect("worker task did not panic")
     }
+}
+
+/// Waits until the run's history shows a started timer: its first workflow task ran,
+/// so it is bound to the version that was current then. Panics after 10 s.
+pub async fn wait_for_timer_started<O>(handle: &WorkflowHandle<O>) {
+    for _ in 0..200 {
+        let history = handle.fetch_history().await.expect("fetch history");
+        let started = history.events.iter().any(|event| {
+            matches!(
+                event.attributes,
+                Some(Attributes::TimerStartedEventAttributes(_))
+            )
+        });
+        if started {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{} never started a timer", handle.workflow_id());
 }
 
 /// Waits until the run's history shows a failed workflow task and returns the message

@@ -168,6 +168,61 @@ fn modules_that_are_not_sandglass_components_get_named_errors() {
     );
 }
 
+/// A component built against another WIT version is refused before anything runs, with
+/// both versions named. The old component is made by rewriting the version in a real
+/// component's interface names (same length, so the binary stays valid).
+#[test]
+fn a_module_of_another_wit_version_is_refused_naming_both_versions() {
+    let sandbox = Sandbox::new(Default::default()).expect("sandbox");
+    let bytes = std::fs::read(greeting_component()).expect("read the greeting component");
+    let (_, ours) = WIT_PACKAGE.split_once('@').expect("a versioned package");
+    let theirs = "0.0.9";
+    assert_eq!(ours.len(), theirs.len(), "the rewrite keeps lengths");
+    let old = replace_all(
+        &bytes,
+        format!("@{ours}").as_bytes(),
+        format!("@{theirs}").as_bytes(),
+    );
+    let error = WorkflowModule::from_bytes(&sandbox, "old.wasm", &old).expect_err("old WIT");
+    assert!(matches!(error, ModuleError::WitVersion { .. }), "{error}");
+    let message = error.to_string();
+    assert!(message.contains("sandglass:workflow@0.0.9"), "{message}");
+    assert!(message.contains(WIT_PACKAGE), "{message}");
+    assert!(message.contains("old.wasm"), "{message}");
+}
+
+fn replace_all(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut rest = haystack;
+    while !rest.is_empty() {
+        if rest.starts_with(from) {
+            out.extend_from_slice(to);
+            rest = &rest[from.len()..];
+        } else {
+            out.push(rest[0]);
+            rest = &rest[1..];
+        }
+    }
+    out
+}
+
+#[test]
+fn inspect_lists_each_types_handlers() {
+    let sandbox = Sandbox::new(Default::default()).expect("sandbox");
+    let module = WorkflowModule::from_file(&sandbox, test_component()).expect("test component");
+    let messages = module
+        .descriptions()
+        .iter()
+        .find(|d| d.name == "MessagesWorkflow")
+        .expect("MessagesWorkflow is described");
+    assert!(
+        !messages.signals.is_empty()
+            && !messages.queries.is_empty()
+            && !messages.updates.is_empty(),
+        "{messages:?}"
+    );
+}
+
 #[tokio::test]
 async fn unreachable_server_is_named_with_the_fix() {
     // Bind and drop a listener to get a loopback port nothing listens on.

@@ -3,6 +3,8 @@
 
 #[path = "examples/children_timers.rs"]
 mod children_timers;
+#[path = "examples/hot_reload.rs"]
+mod hot_reload;
 #[path = "examples/saga_patching.rs"]
 mod saga_patching;
 

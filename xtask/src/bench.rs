@@ -46,3 +46,63 @@ pub fn run(ctx: &mut Ctx, rest: &[String]) -> Result<()> {
         .args(rest);
     bench.run()
 }
+
+/// `cargo xtask bench-reload`: builds the example components and the reload fixture
+/// (in two versions), then runs `sandglass-bench-reload` on them.
+pub fn run_reload(ctx: &mut Ctx, rest: &[String]) -> Result<()> {
+    setup::run(ctx, &[Need::WasmTarget, Need::Protoc, Need::TemporalCli])?;
+    let examples: Vec<wasm::Crate> = wasm::COMPONENTS
+        .iter()
+        .copied()
+        .filter(|component| component.dir.starts_with("examples/"))
+        .collect();
+    wasm::build_components(ctx, &examples)?;
+    ctx.cargo()
+        .args(["build", "--release", "--package", "sandglass-bench"])
+        .run()?;
+    let components = ctx.target_dir().join(wasm::TARGET).join("release");
+    let variants = ctx.target_dir().join("bench").join("reload-fixture");
+    std::fs::create_dir_all(&variants).map_err(|error| {
+        crate::error::Error::msg(format!("creating {}: {error}", variants.display()))
+    })?;
+    for (features, name) in [(None, "v1.wasm"), (Some("v2"), "v2.wasm")] {
+        let mut build = ctx.cargo();
+        build.args([
+            "build",
+            "--release",
+            "--target",
+            wasm::TARGET,
+            "--package",
+            "sandglass-reload-workflows",
+        ]);
+        if let Some(features) = features {
+            build.args(["--features", features]);
+        }
+        build.run()?;
+        std::fs::copy(
+            components.join("sandglass_reload_workflows.wasm"),
+            variants.join(name),
+        )
+        .map_err(|error| {
+            crate::error::Error::msg(format!("copying the reload fixture: {error}"))
+        })?;
+    }
+
+    let mut bench = ctx.cmd(
+        ctx.target_dir()
+            .join("release")
+            .join("sandglass-bench-reload"),
+    );
+    for component in &examples {
+        bench
+            .arg("--component")
+            .arg(components.join(format!("{}.wasm", component.package.replace('-', "_"))));
+    }
+    bench
+        .arg("--fixture-v1")
+        .arg(variants.join("v1.wasm"))
+        .arg("--fixture-v2")
+        .arg(variants.join("v2.wasm"))
+        .args(rest);
+    bench.run()
+}

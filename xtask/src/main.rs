@@ -40,6 +40,9 @@ commands:
   bench [args] build in release mode and run the benchmark of BENCHMARKS.md against
                the Python SDK and the official Rust SDK; args go to `sandglass-bench`,
                e.g. `cargo xtask bench --workflows 200 --parked 500 --chain 200`
+  bench-reload [args]
+               build in release mode and time hot reloads of the example modules
+               against worker restarts; args go to `sandglass-bench-reload`
   help         this text";
 
 fn main() -> ExitCode {
@@ -84,6 +87,7 @@ fn dispatch(args: &[String]) -> Result<()> {
         }
         "test" => suite::run(&mut ctx, rest),
         "bench" => bench::run(&mut ctx, rest),
+        "bench-reload" => bench::run_reload(&mut ctx, rest),
         "lint" => {
             no_args()?;
             lint::run(&mut ctx)

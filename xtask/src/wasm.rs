@@ -51,12 +51,20 @@ pub const COMPONENTS: &[Crate] = &[
         dir: "examples/timers_and_cancellation/workflows",
     },
     Crate {
+        package: "hot-reload-workflows",
+        dir: "examples/hot_reload/workflows",
+    },
+    Crate {
         package: "sandglass-test-workflows",
         dir: "tests/workflows",
     },
     Crate {
         package: "sandglass-hostile-workflows",
         dir: "tests/hostile-workflows",
+    },
+    Crate {
+        package: "sandglass-reload-workflows",
+        dir: "tests/reload-workflows",
     },
     BENCH,
 ];

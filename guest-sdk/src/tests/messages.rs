@@ -384,3 +384,20 @@ fn an_activity_cancelled_without_a_request_fails_the_run() {
         "{command:?}"
     );
 }
+
+#[test]
+fn workflow_types_describe_each_types_handlers() {
+    let descriptions = crate::export::workflow_types(MESSAGE_WORKFLOWS);
+    let greeter = &descriptions[0];
+    assert_eq!(greeter.name, "Greeter");
+    assert_eq!(greeter.signals, [APPROVE.name()]);
+    assert_eq!(greeter.queries, [LANGUAGE.name()]);
+    let mut updates = vec![FETCH_LANGUAGE.name(), SET_LANGUAGE.name()];
+    updates.sort();
+    assert_eq!(greeter.updates, updates);
+    assert!(!greeter.dynamic_signals && !greeter.dynamic_queries && !greeter.dynamic_updates);
+    assert!(
+        descriptions[1].signals.is_empty(),
+        "Cancellable has no handlers"
+    );
+}

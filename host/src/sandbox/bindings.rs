@@ -11,6 +11,6 @@ wasmtime::component::bindgen!({
 pub use exports::sandglass::workflow::guest;
 pub use sandglass::workflow::{host, types};
 
-/// The WIT package version this host implements; a module built against another major
-/// version is rejected at load time.
-pub const WIT_PACKAGE: &str = "sandglass:workflow@0.3.0";
+/// The WIT package version this host implements; a module built against any other
+/// version is rejected at load time with an error naming both.
+pub const WIT_PACKAGE: &str = "sandglass:workflow@0.4.0";

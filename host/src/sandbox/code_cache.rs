@@ -39,13 +39,8 @@ impl CodeCache {
     /// `~/.cache/sandglass/code`; `None` if `$SANDGLASS_CODE_CACHE` is `off` or no home
     /// directory is known.
     pub fn default_location() -> Option<Self> {
-        if let Some(dir) = std::env::var_os(CODE_CACHE_ENV) {
-            return (dir != "off").then(|| Self::new(dir));
-        }
-        let base = std::env::var_os("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")))?;
-        Some(Self::new(base.join("sandglass").join("code")))
+        crate::user_dirs::user_dir(CODE_CACHE_ENV, "XDG_CACHE_HOME", ".cache", "code")
+            .map(Self::new)
     }
 
     pub fn dir(&self) -> &Path {

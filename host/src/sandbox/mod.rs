@@ -34,7 +34,7 @@ pub use code_cache::CodeCache;
 pub use error::ActivationError;
 pub use forbidden::Forbidden;
 pub use instance::{RunIdentity, WorkflowInstance};
-pub use module::{ModuleError, WorkflowModule};
+pub use module::{ModuleError, WorkflowModule, digest_of};
 
 use engine::{EpochTicker, build_engine};
 use instance::RunState;

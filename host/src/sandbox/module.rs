@@ -8,6 +8,7 @@ use wasmtime::Store;
 use wasmtime::component::Component;
 
 use super::Sandbox;
+use super::bindings::guest::WorkflowDescription;
 use super::bindings::{WIT_PACKAGE, WorkflowsPre};
 use super::instance::RunState;
 use super::wasi::DeterministicParts;
@@ -46,6 +47,12 @@ pub enum ModuleError {
         #[source]
         source: anyhow::Error,
     },
+    #[error(
+        "{origin} was built for WIT package {found}, but this worker supports {WIT_PACKAGE}; \
+         rebuild it with the `sandglass` guest SDK that matches this worker, or run a \
+         worker that supports {found}"
+    )]
+    WitVersion { origin: String, found: String },
     #[error("{origin} failed while listing its workflow types: {source:#}")]
     Introspection {
         origin: String,
@@ -63,6 +70,8 @@ pub struct WorkflowModule {
     digest: String,
     pre: WorkflowsPre<RunState>,
     workflow_types: Vec<String>,
+    descriptions: Vec<WorkflowDescription>,
+    imports: Vec<String>,
 }
 
 impl fmt::Debug for WorkflowModule {
@@ -116,6 +125,20 @@ impl WorkflowModule {
                 component
             }
         };
+        let imports = component
+            .component_type()
+            .imports(sandbox.engine())
+            .map(|(name, _)| name.to_owned())
+            .collect::<Vec<_>>();
+        let wit_package = sandglass_package(&component, sandbox.engine());
+        if let Some(found) = &wit_package
+            && found != WIT_PACKAGE
+        {
+            return Err(ModuleError::WitVersion {
+                origin,
+                found: found.clone(),
+            });
+        }
         let pre = sandbox
             .linker()
             .instantiate_pre(&component)
@@ -124,11 +147,12 @@ impl WorkflowModule {
                 origin: origin.clone(),
                 source: source.into(),
             })?;
-        let workflow_types =
-            list_workflow_types(sandbox, &pre).map_err(|source| ModuleError::Introspection {
+        let descriptions =
+            describe_workflows(sandbox, &pre).map_err(|source| ModuleError::Introspection {
                 origin: origin.clone(),
                 source,
             })?;
+        let workflow_types: Vec<String> = descriptions.iter().map(|d| d.name.clone()).collect();
         if workflow_types.is_empty() {
             return Err(ModuleError::NoWorkflows { origin });
         }
@@ -137,7 +161,24 @@ impl WorkflowModule {
             digest,
             pre,
             workflow_types,
+            descriptions,
+            imports,
         })
+    }
+
+    /// Each workflow type with the signals, queries and updates it handles.
+    pub fn descriptions(&self) -> &[WorkflowDescription] {
+        &self.descriptions
+    }
+
+    /// The `sandglass:workflow` package version the component was built against.
+    pub fn wit_package(&self) -> &str {
+        WIT_PACKAGE
+    }
+
+    /// The interfaces the component imports (WASI and the Sandglass host's), by name.
+    pub fn imports(&self) -> &[String] {
+        &self.imports
     }
 
     /// Where the module came from (a file path, usually).
@@ -161,10 +202,10 @@ impl WorkflowModule {
 }
 
 /// Instantiates the component once, under the usual limits, to ask what it defines.
-fn list_workflow_types(
+fn describe_workflows(
     sandbox: &Sandbox,
     pre: &WorkflowsPre<RunState>,
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<Vec<WorkflowDescription>> {
     let parts = DeterministicParts::new(0, sandbox.limits().max_output_bytes);
     let mut store = Store::new(
         sandbox.engine(),
@@ -181,9 +222,26 @@ fn list_workflow_types(
         .call_workflow_types(&mut store)?)
 }
 
+/// The `sandglass:workflow` package version the component exports its workflows from,
+/// e.g. `sandglass:workflow@0.4.0`.
+fn sandglass_package(component: &Component, engine: &wasmtime::Engine) -> Option<String> {
+    let package = WIT_PACKAGE.split('@').next().unwrap_or(WIT_PACKAGE);
+    let ty = component.component_type();
+    ty.exports(engine).find_map(|(name, _)| {
+        let (interface, version) = name.split_once('@')?;
+        let (found, _) = interface.split_once('/')?;
+        (found == package).then(|| format!("{found}@{version}"))
+    })
+}
+
 /// A core module starts with the same magic as a component but a different layer byte.
 fn wasmparser_is_core_module(bytes: &[u8]) -> bool {
     bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[6..8] == [0, 0]
+}
+
+/// `sha256:<hex>` of `bytes`, the identity [`WorkflowModule::digest`] reports.
+pub fn digest_of(bytes: &[u8]) -> String {
+    hex_digest(bytes)
 }
 
 fn hex_digest(bytes: &[u8]) -> String {

