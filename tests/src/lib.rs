@@ -10,13 +10,14 @@ pub mod workflows;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use greeting_activities::{GREET, greet};
 use sandglass_host::testing::{DevServer, DevServerOptions, ServerError, TimeSkippingServer};
 use sandglass_host::{
-    Client, ConnectionSettings, ShutdownHandle, Worker, WorkerBuilder, WorkerError, WorkflowHandle,
+    Client, ConnectionSettings, ReloadOutcome, ShutdownHandle, Worker, WorkerBuilder, WorkerError,
+    WorkflowHandle,
 };
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 use tokio::task::JoinHandle;
@@ -174,6 +175,7 @@ pub fn unique_task_queue(prefix: &str) -> String {
 
 /// A worker running on a background task.
 pub struct RunningWorker {
+    worker: Arc<Worker>,
     shutdown: ShutdownHandle,
     task: JoinHandle<Result<(), WorkerError>>,
 }
@@ -181,8 +183,30 @@ pub struct RunningWorker {
 impl RunningWorker {
     pub fn spawn(worker: Worker) -> Self {
         let shutdown = worker.shutdown_handle();
-        let task = tokio::spawn(async move { worker.run().await });
-        Self { shutdown, task }
+        let worker = Arc::new(worker);
+        let task = tokio::spawn({
+            let worker = worker.clone();
+            async move { worker.run().await }
+        });
+        Self {
+            worker,
+            shutdown,
+            task,
+        }
+    }
+
+    /// The worker, to ask what it serves or to reload it while it runs.
+    pub fn worker(&self) -> &Worker {
+        &self.worker
+    }
+
+    /// Reloads a hot-reloading worker's directory and returns what happened.
+    pub async fn reload(&self) -> ReloadOutcome {
+        let handle = self.worker.reload_handle().expect("a hot-reloading worker");
+        tokio::time::timeout(Duration::from_secs(60), handle.reload())
+            .await
+            .expect("reload within 60 s")
+            .expect("the worker is running")
     }
 
     /// Shuts down gracefully and returns how `run` ended.

@@ -3,18 +3,17 @@
 //! move only to a version that replays them, and a broken file changes nothing.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use sandglass_host::reload::ModuleStore;
 use sandglass_host::{
-    Client, ReloadOptions, ReloadOutcome, ReloadProblem, VersioningPolicy, Worker,
-    WorkflowDefinition, WorkflowHandle, WorkflowOptions,
+    Client, ReloadOptions, ReloadProblem, VersioningPolicy, Worker, WorkflowDefinition,
+    WorkflowHandle, WorkflowOptions,
 };
 use sandglass_tests::{
-    TestEnv, greeting_component, reload_component, unique_task_queue, wait_for_timer_started,
+    RunningWorker, TestEnv, greeting_component, reload_component, unique_task_queue,
+    wait_for_timer_started,
 };
-use tokio::task::JoinHandle;
 
 const PINNED: WorkflowDefinition<u64, String> = WorkflowDefinition::new("PinnedCountdown");
 const UPGRADING: WorkflowDefinition<u64, String> = WorkflowDefinition::new("UpgradingCountdown");
@@ -64,43 +63,15 @@ impl Drop for Setup {
     }
 }
 
-struct Running {
-    worker: Arc<Worker>,
-    task: JoinHandle<Result<(), sandglass_host::WorkerError>>,
-}
-
-impl Running {
-    async fn start(client: &Client, task_queue: &str, setup: &Setup) -> Self {
-        let worker = Worker::builder(client.clone(), task_queue)
-            .workflow_dir(&setup.dir)
-            .reload_options(setup.options())
-            .build()
-            .await
-            .expect("build the hot-reloading worker");
-        let worker = Arc::new(worker);
-        let task = tokio::spawn({
-            let worker = worker.clone();
-            async move { worker.run().await }
-        });
-        Self { worker, task }
-    }
-
-    async fn reload(&self) -> ReloadOutcome {
-        let handle = self.worker.reload_handle().expect("a reload handle");
-        tokio::time::timeout(Duration::from_secs(60), handle.reload())
-            .await
-            .expect("reload within 60 s")
-            .expect("the worker is running")
-    }
-
-    async fn stop(self) {
-        self.worker.shutdown_handle().shutdown();
-        tokio::time::timeout(Duration::from_secs(30), self.task)
-            .await
-            .expect("worker shut down within 30 s")
-            .expect("worker task did not panic")
-            .expect("worker ended cleanly");
-    }
+/// A hot-reloading worker serving `setup`'s directory, running.
+async fn start_worker(client: &Client, task_queue: &str, setup: &Setup) -> RunningWorker {
+    let worker = Worker::builder(client.clone(), task_queue)
+        .workflow_dir(&setup.dir)
+        .reload_options(setup.options())
+        .build()
+        .await
+        .expect("build the hot-reloading worker");
+    RunningWorker::spawn(worker)
 }
 
 async fn start(
@@ -129,7 +100,7 @@ async fn versions_swap_under_pinned_and_auto_upgrade_and_bad_ones_are_refused() 
     let task_queue = unique_task_queue("reload");
     let setup = Setup::new();
     setup.install(&reload_component("v1"), "countdown.wasm");
-    let running = Running::start(&env.client, &task_queue, &setup).await;
+    let running = start_worker(&env.client, &task_queue, &setup).await;
     let first = running.reload().await;
     let v1 = first
         .current
@@ -158,7 +129,7 @@ async fn versions_swap_under_pinned_and_auto_upgrade_and_bad_ones_are_refused() 
     assert_eq!(second.replayed, 1, "the one open auto-upgrade execution");
     let v2 = second.current.clone().expect("version 2 is current");
     assert_ne!(v1, v2);
-    let versions = running.worker.versions();
+    let versions = running.worker().versions();
     assert_eq!(
         versions.len(),
         2,
@@ -234,7 +205,7 @@ async fn versions_swap_under_pinned_and_auto_upgrade_and_bad_ones_are_refused() 
     assert!(added.activated, "{added:?}");
     assert!(
         running
-            .worker
+            .worker()
             .workflow_types()
             .contains(&"GreetingWorkflow".to_owned())
     );
@@ -248,7 +219,7 @@ async fn versions_swap_under_pinned_and_auto_upgrade_and_bad_ones_are_refused() 
     );
     assert!(
         !running
-            .worker
+            .worker()
             .workflow_types()
             .contains(&"GreetingWorkflow".to_owned())
     );
@@ -257,7 +228,7 @@ async fn versions_swap_under_pinned_and_auto_upgrade_and_bad_ones_are_refused() 
     assert_eq!(result(&pinned).await, "v1");
     assert_eq!(result(&upgrading).await, "v2");
     assert_eq!(result(&open).await, "v2");
-    running.stop().await;
+    running.stop().await.expect("worker ended cleanly");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -266,7 +237,7 @@ async fn pinning_holds_across_a_worker_restart() {
     let task_queue = unique_task_queue("restart");
     let setup = Setup::new();
     setup.install(&reload_component("v1"), "countdown.wasm");
-    let running = Running::start(&env.client, &task_queue, &setup).await;
+    let running = start_worker(&env.client, &task_queue, &setup).await;
     let v1 = running
         .reload()
         .await
@@ -278,27 +249,27 @@ async fn pinning_holds_across_a_worker_restart() {
     setup.install(&reload_component("v2"), "countdown.wasm");
     let second = running.reload().await;
     assert!(second.activated, "{second:?}");
-    running.stop().await;
+    running.stop().await.expect("worker ended cleanly");
 
     // The directory now holds version 2 only; version 1 comes back from the store
     // because the server says it still has an execution.
-    let restarted = Running::start(&env.client, &task_queue, &setup).await;
+    let restarted = start_worker(&env.client, &task_queue, &setup).await;
     let after = restarted.reload().await;
     assert_eq!(after.current, second.current, "version 2 stays current");
     assert!(
         restarted
-            .worker
+            .worker()
             .versions()
             .iter()
             .any(|v| v.build_id == v1 && !v.current),
         "version 1 restored: {:?}",
-        restarted.worker.versions()
+        restarted.worker().versions()
     );
     // The server counts the execution still on version 1.
     let mut counted = None;
     for _ in 0..150 {
         counted = restarted
-            .worker
+            .worker()
             .versions()
             .into_iter()
             .find(|v| v.build_id == v1)
@@ -308,23 +279,23 @@ async fn pinning_holds_across_a_worker_restart() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(counted, Some(1), "{:?}", restarted.worker.versions());
+    assert_eq!(counted, Some(1), "{:?}", restarted.worker().versions());
     assert_eq!(result(&pinned).await, "v1");
     let fresh = start(&env.client, &task_queue, PINNED, "fresh", 0).await;
     assert_eq!(result(&fresh).await, "v2");
-    restarted.stop().await;
+    restarted.stop().await.expect("worker ended cleanly");
 
     // A worker that starts with the old version's file does not roll the deployment
     // back (a rolling deploy restarting an old worker); version 2 keeps serving.
     setup.install(&reload_component("v1"), "countdown.wasm");
-    let old = Running::start(&env.client, &task_queue, &setup).await;
-    let handle = old.worker.reload_handle().expect("a reload handle");
+    let old = start_worker(&env.client, &task_queue, &setup).await;
+    let handle = old.worker().reload_handle().expect("a reload handle");
     tokio::time::timeout(Duration::from_secs(60), handle.started())
         .await
         .expect("started within 60 s")
         .expect("the worker is running");
     let current: Vec<_> = old
-        .worker
+        .worker()
         .versions()
         .into_iter()
         .filter(|v| v.current)
@@ -340,5 +311,5 @@ async fn pinning_holds_across_a_worker_restart() {
     let asked = old.reload().await;
     assert!(asked.activated, "{asked:?}");
     assert_eq!(asked.current.as_deref(), Some(v1.as_str()));
-    old.stop().await;
+    old.stop().await.expect("worker ended cleanly");
 }

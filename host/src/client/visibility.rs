@@ -153,12 +153,23 @@ impl Client {
         &self,
         query: &str,
     ) -> Result<Vec<WorkflowExecutionSummary>, ClientError> {
+        self.list_workflows_up_to(query, usize::MAX).await
+    }
+
+    /// Like [`list_workflows`](Self::list_workflows), reading only the first `limit`
+    /// runs (the most recently started first).
+    pub async fn list_workflows_up_to(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<WorkflowExecutionSummary>, ClientError> {
         let mut summaries = Vec::new();
         let mut next_page_token = Vec::new();
-        loop {
+        while summaries.len() < limit {
             let request = ListWorkflowExecutionsRequest {
                 namespace: self.settings.namespace.clone(),
-                page_size: 0,
+                // 0 is the server's default page size.
+                page_size: i32::try_from(limit - summaries.len()).unwrap_or(0),
                 next_page_token,
                 query: query.to_owned(),
             };
@@ -176,10 +187,12 @@ impl Client {
                     .map(WorkflowExecutionSummary::from_proto),
             );
             if response.next_page_token.is_empty() {
-                return Ok(summaries);
+                break;
             }
             next_page_token = response.next_page_token;
         }
+        summaries.truncate(limit);
+        Ok(summaries)
     }
 
     /// How many workflow runs match a visibility `query` (eventually consistent, like

@@ -6,11 +6,10 @@ use std::time::{Duration, Instant};
 use temporalio_client::tonic;
 use temporalio_common::protos::temporal::api::enums::v1::WorkerDeploymentVersionStatus;
 use temporalio_common::protos::temporal::api::workflowservice::v1::{
-    CountWorkflowExecutionsRequest, DescribeWorkerDeploymentRequest,
-    SetWorkerDeploymentCurrentVersionRequest,
+    DescribeWorkerDeploymentRequest, SetWorkerDeploymentCurrentVersionRequest,
 };
 
-use crate::client::Client;
+use crate::client::{Client, ClientError};
 
 /// A version of the deployment and where it stands.
 #[derive(Clone, Debug)]
@@ -172,22 +171,14 @@ pub(crate) async fn open_executions(
     client: &Client,
     name: &str,
     build_id: &str,
-) -> Result<u64, tonic::Status> {
-    let request = CountWorkflowExecutionsRequest {
-        namespace: client.namespace().to_owned(),
-        query: format!(
+) -> Result<u64, ClientError> {
+    client
+        .count_workflows(&format!(
             "ExecutionStatus = 'Running' AND TemporalWorkerDeploymentVersion = '{}:{}'",
             quoted(name),
             quoted(build_id)
-        ),
-    };
-    let response = client
-        .connection()
-        .workflow_service()
-        .count_workflow_executions(tonic::Request::new(request))
-        .await?
-        .into_inner();
-    Ok(u64::try_from(response.count).unwrap_or_default())
+        ))
+        .await
 }
 
 /// `text` safe inside a single-quoted visibility literal.

@@ -342,25 +342,14 @@ impl Reloader {
             ..Default::default()
         };
         let dir = self.dir.clone();
-        let scanned = match tokio::task::spawn_blocking(move || directory::scan(&dir)).await {
-            Ok(Ok(scanned)) => scanned,
-            Ok(Err(source)) => {
-                return self.reject(
-                    outcome,
-                    ReloadProblem::Directory {
-                        dir: self.dir.clone(),
-                        source,
-                    },
-                );
-            }
-            Err(join_error) => {
-                return self.reject(
-                    outcome,
-                    ReloadProblem::Directory {
-                        dir: self.dir.clone(),
-                        source: std::io::Error::other(join_error.to_string()),
-                    },
-                );
+        let scanned = tokio::task::spawn_blocking(move || directory::scan(&dir))
+            .await
+            .unwrap_or_else(|join_error| Err(std::io::Error::other(join_error.to_string())));
+        let scanned = match scanned {
+            Ok(scanned) => scanned,
+            Err(source) => {
+                let dir = self.dir.clone();
+                return self.reject(outcome, ReloadProblem::Directory { dir, source });
             }
         };
         let reread = pass != Pass::Scan;
@@ -497,10 +486,10 @@ impl Reloader {
         if let Some((workflow_id, workflow_type)) =
             replay_check::stranded_execution(client, task_queue, version)
                 .await
-                .map_err(|status| ReloadProblem::ReplayCheck {
+                .map_err(|error| ReloadProblem::ReplayCheck {
                     build_id: build_id.clone(),
                     workflow_type: "(types it does not define)".into(),
-                    message: status.to_string(),
+                    message: error.to_string(),
                 })?
         {
             return Err(ReloadProblem::Stranded {
@@ -708,7 +697,7 @@ impl Reloader {
                         .open_executions
                         .insert(build_id, count);
                 }
-                Err(status) => tracing::debug!(%status, "cannot count a version's executions"),
+                Err(error) => tracing::debug!(%error, "cannot count a version's executions"),
             }
         }
         // Said again only when something moved, so an idle worker's log stays quiet.

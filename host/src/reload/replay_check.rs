@@ -4,13 +4,10 @@
 //! not pinned to a version (auto-upgrade ones, and unversioned ones from before the
 //! deployment) runs its next task on the current version.
 
-use temporalio_client::tonic;
-use temporalio_common::protos::temporal::api::workflowservice::v1::ListWorkflowExecutionsRequest;
-
 use super::ReloadProblem;
 use super::deployment::quoted;
 use super::version::Version;
-use crate::client::Client;
+use crate::client::{Client, ClientError, WorkflowExecutionSummary};
 use crate::replay::{ReplayError, Replayer};
 use crate::sandbox::Sandbox;
 
@@ -36,11 +33,17 @@ pub(crate) async fn check(
         quoted(workflow_type),
         moving(task_queue)
     );
-    let executions = list(client, &query, limit)
+    let executions = client
+        .list_workflows_up_to(&query, limit)
         .await
-        .map_err(|status| problem(format!("listing open executions failed: {status}")))?;
+        .map_err(|error| problem(format!("listing open executions failed: {error}")))?;
     let replayer = Replayer::new(sandbox.clone(), version.modules().iter().cloned());
-    for (workflow_id, run_id, _) in &executions {
+    for WorkflowExecutionSummary {
+        workflow_id,
+        run_id,
+        ..
+    } in &executions
+    {
         if stopping() {
             return Err(problem("the worker is shutting down".into()));
         }
@@ -75,7 +78,7 @@ pub(crate) async fn stranded_execution(
     client: &Client,
     task_queue: &str,
     version: &Version,
-) -> Result<Option<(String, String)>, tonic::Status> {
+) -> Result<Option<(String, String)>, ClientError> {
     let types: Vec<String> = version
         .workflow_types()
         .iter()
@@ -86,11 +89,12 @@ pub(crate) async fn stranded_execution(
         types.join(", "),
         moving(task_queue)
     );
-    Ok(list(client, &query, 1)
+    Ok(client
+        .list_workflows_up_to(&query, 1)
         .await?
         .into_iter()
         .next()
-        .map(|(workflow_id, _, workflow_type)| (workflow_id, workflow_type)))
+        .map(|summary| (summary.workflow_id, summary.workflow_type)))
 }
 
 /// Open executions on `task_queue` whose next task goes to the current version.
@@ -101,40 +105,4 @@ fn moving(task_queue: &str) -> String {
           TemporalWorkflowVersioningBehavior != 'Pinned')",
         quoted(task_queue)
     )
-}
-
-/// `(workflow id, run id, workflow type)` of up to `limit` executions matching `query`,
-/// most recently started first.
-async fn list(
-    client: &Client,
-    query: &str,
-    limit: usize,
-) -> Result<Vec<(String, String, String)>, tonic::Status> {
-    let mut found = Vec::new();
-    let mut next_page_token = Vec::new();
-    while found.len() < limit {
-        let request = ListWorkflowExecutionsRequest {
-            namespace: client.namespace().to_owned(),
-            page_size: i32::try_from(limit - found.len()).unwrap_or(i32::MAX),
-            next_page_token,
-            query: query.to_owned(),
-        };
-        let response = client
-            .connection()
-            .workflow_service()
-            .list_workflow_executions(tonic::Request::new(request))
-            .await?
-            .into_inner();
-        found.extend(response.executions.into_iter().filter_map(|info| {
-            let workflow_type = info.r#type.map(|t| t.name).unwrap_or_default();
-            info.execution
-                .map(|execution| (execution.workflow_id, execution.run_id, workflow_type))
-        }));
-        if response.next_page_token.is_empty() {
-            break;
-        }
-        next_page_token = response.next_page_token;
-    }
-    found.truncate(limit);
-    Ok(found)
 }

@@ -2,10 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use sha2::{Digest, Sha256};
-
 use super::ReloadProblem;
-use crate::sandbox::WorkflowModule;
+use crate::sandbox::{WorkflowModule, digest_of};
 
 /// Modules that serve new executions together, under one build id.
 #[derive(Clone, Debug)]
@@ -64,19 +62,12 @@ impl Version {
     }
 }
 
-/// `sg-` and the first 24 hex digits of the SHA-256 of the sorted digests.
+/// `sg-` and the first 24 hex digits of the SHA-256 of the sorted digests, one a line.
 fn build_id<'a>(digests: impl Iterator<Item = &'a str>) -> String {
-    let mut hasher = Sha256::new();
-    for digest in digests {
-        hasher.update(digest.as_bytes());
-        hasher.update(b"\n");
-    }
-    let hash = hasher.finalize();
-    let mut id = String::from("sg-");
-    for byte in &hash[..12] {
-        id.push_str(&format!("{byte:02x}"));
-    }
-    id
+    let lines: String = digests.map(|digest| format!("{digest}\n")).collect();
+    let digest = digest_of(lines.as_bytes());
+    let hex = digest.strip_prefix("sha256:").unwrap_or(&digest);
+    format!("sg-{}", &hex[..24])
 }
 
 #[cfg(test)]

@@ -1,13 +1,12 @@
 //! The hot-reload example, the way its README runs it: version 1 in the directory, a
 //! greeting of each kind waiting, version 2 installed, the scan picks it up.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use hot_reload_declarations::{GreetingRequest, PINNED_GREETING, UPGRADING_GREETING};
 use sandglass_host::reload::ModuleStore;
 use sandglass_host::{WorkflowDefinition, WorkflowHandle, WorkflowOptions};
-use sandglass_tests::{TestEnv, wait_for_timer_started};
+use sandglass_tests::{RunningWorker, TestEnv, wait_for_timer_started};
 
 async fn start(
     env: &TestEnv,
@@ -48,11 +47,8 @@ async fn the_hot_reload_example_swaps_versions_under_running_greetings() {
         .build()
         .await
         .expect("build the example's worker");
-    let worker = Arc::new(worker);
-    let running = tokio::spawn({
-        let worker = worker.clone();
-        async move { worker.run().await }
-    });
+    let running = RunningWorker::spawn(worker);
+    let worker = running.worker();
 
     assert_eq!(
         result(&start(&env, PINNED_GREETING, "Ada", 0).await).await,
@@ -101,10 +97,6 @@ async fn the_hot_reload_example_swaps_versions_under_running_greetings() {
         "auto-upgrade: moved to version 2"
     );
 
-    worker.shutdown_handle().shutdown();
-    running
-        .await
-        .expect("worker task")
-        .expect("worker ran cleanly");
+    running.stop().await.expect("worker ran cleanly");
     let _ = std::fs::remove_dir_all(root);
 }
