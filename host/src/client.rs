@@ -8,6 +8,7 @@ mod control;
 mod failure;
 mod query;
 mod time_skipping;
+mod transport;
 mod update;
 mod visibility;
 
@@ -344,21 +345,29 @@ impl Client {
     ) -> Result<Self, ClientError> {
         let url = Url::from_str(&settings.url())
             .map_err(|_| ClientError::InvalidAddress(settings.address.clone()))?;
-        let options = ConnectionOptions::new(url)
-            .identity(settings.identity.clone())
-            .connect_timeout(settings.connect_timeout)
-            .build();
-        let connection =
-            tokio::time::timeout(settings.connect_timeout, Connection::connect(options))
+        let unreachable =
+            |source: Box<dyn std::error::Error + Send + Sync>| ClientError::Unreachable {
+                address: settings.address.clone(),
+                source,
+            };
+        let connecting = async {
+            let transport = transport::connect(url.as_str(), settings.connect_timeout)
                 .await
-                .map_err(|elapsed| ClientError::Unreachable {
-                    address: settings.address.clone(),
-                    source: Box::new(elapsed),
-                })?
-                .map_err(|source| ClientError::Unreachable {
-                    address: settings.address.clone(),
-                    source: Box::new(source),
-                })?;
+                .map_err(|e| unreachable(Box::new(e)))?;
+            let options = ConnectionOptions::new(url)
+                .identity(settings.identity.clone())
+                .service_override(transport)
+                // Our channel connects to one address, as the transport's own did before
+                // (a host name resolves once, when connecting).
+                .dns_load_balancing(None)
+                .build();
+            Connection::connect(options)
+                .await
+                .map_err(|e| unreachable(Box::new(e)))
+        };
+        let connection = tokio::time::timeout(settings.connect_timeout, connecting)
+            .await
+            .map_err(|elapsed| unreachable(Box::new(elapsed)))??;
         let time_lock =
             time_skipping.map(|server| TimeLock::new(connection.test_service(), server));
         Ok(Self {

@@ -6,13 +6,12 @@
 //! decodes through the descriptor set `temporalio-protos` compiled, then re-encodes as
 //! the `History` proto core replays.
 
-use std::sync::OnceLock;
-
 use prost::Message;
-use prost_reflect::{DescriptorPool, DynamicMessage};
+use prost_reflect::DynamicMessage;
 use temporalio_common::protos::temporal::api::history::v1::{History, history_event::Attributes};
 
-static DESCRIPTORS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/temporal_descriptors.bin"));
+use crate::failure_chain::wire::bound_message;
+
 const HISTORY_MESSAGE: &str = "temporal.api.history.v1.History";
 
 /// Why a history file could not be read.
@@ -24,6 +23,12 @@ pub enum HistoryJsonError {
          `temporal workflow show --workflow-id <id> --output json > history.json`"
     )]
     Json(#[source] serde_json::Error),
+    #[error(
+        "the history nests deeper than this reader goes ({0}): a failure chain of more than \
+         about 120 causes, which another SDK wrote; replay it from the server instead \
+         (`sandglass replay --workflow-id <id>`), which cuts such chains as it reads them"
+    )]
+    TooDeep(#[source] serde_json::Error),
     #[error("the history has no events; was the workflow id right?")]
     Empty,
     #[error("the embedded Temporal API schema is unusable ({0}); this is a Sandglass build bug")]
@@ -31,11 +36,7 @@ pub enum HistoryJsonError {
 }
 
 fn history_descriptor() -> Result<prost_reflect::MessageDescriptor, HistoryJsonError> {
-    static POOL: OnceLock<Result<DescriptorPool, String>> = OnceLock::new();
-    let pool = POOL
-        .get_or_init(|| DescriptorPool::decode(DESCRIPTORS).map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(|e| HistoryJsonError::Schema(e.clone()))?;
+    let pool = crate::descriptors::pool().map_err(|e| HistoryJsonError::Schema(e.to_owned()))?;
     pool.get_message_by_name(HISTORY_MESSAGE)
         .ok_or_else(|| HistoryJsonError::Schema(format!("{HISTORY_MESSAGE} is missing")))
 }
@@ -44,11 +45,20 @@ fn history_descriptor() -> Result<prost_reflect::MessageDescriptor, HistoryJsonE
 pub fn history_from_json(json: &[u8]) -> Result<History, HistoryJsonError> {
     let descriptor = history_descriptor()?;
     let mut deserializer = serde_json::Deserializer::from_slice(json);
-    let message = DynamicMessage::deserialize(descriptor, &mut deserializer)
-        .map_err(HistoryJsonError::Json)?;
+    let message = DynamicMessage::deserialize(descriptor, &mut deserializer).map_err(|e| {
+        // serde_json stops at 128 levels of nesting rather than overflow the stack.
+        if e.to_string().starts_with("recursion limit exceeded") {
+            HistoryJsonError::TooDeep(e)
+        } else {
+            HistoryJsonError::Json(e)
+        }
+    })?;
     deserializer.end().map_err(HistoryJsonError::Json)?;
-    let history = History::decode(message.encode_to_vec().as_slice())
-        .map_err(|e| HistoryJsonError::Schema(e.to_string()))?;
+    // Failure chains deeper than prost decodes are cut as the connection cuts them.
+    let encoded = message.encode_to_vec();
+    let encoded = bound_message(HISTORY_MESSAGE, &encoded).unwrap_or(encoded);
+    let history =
+        History::decode(encoded.as_slice()).map_err(|e| HistoryJsonError::Schema(e.to_string()))?;
     if history.events.is_empty() {
         return Err(HistoryJsonError::Empty);
     }
@@ -124,6 +134,41 @@ mod tests {
         let history = history_from_json(CLI_JSON.as_bytes()).unwrap();
         let json = history_to_json(&history).unwrap();
         assert_eq!(history_from_json(json.as_bytes()).unwrap(), history);
+    }
+
+    #[test]
+    fn a_history_nested_too_deep_says_how_to_replay_it_instead() {
+        let mut failure = String::from(r#"{"message": "root"}"#);
+        for _ in 0..200 {
+            failure = format!(r#"{{"message": "wrapped", "cause": {failure}}}"#);
+        }
+        let json = format!(
+            r#"{{"events": [{{"eventId": "5", "childWorkflowExecutionFailedEventAttributes":
+               {{"failure": {failure}}}}}]}}"#
+        );
+        let err = history_from_json(json.as_bytes()).unwrap_err();
+        assert!(matches!(err, HistoryJsonError::TooDeep(_)), "{err}");
+        assert!(err.to_string().contains("--workflow-id"), "{err}");
+    }
+
+    #[test]
+    fn a_chain_prost_would_refuse_is_cut_as_the_connection_cuts_it() {
+        let mut failure = String::from(r#"{"message": "root"}"#);
+        for level in 0..110 {
+            failure = format!(r#"{{"message": "wrapped {level}", "cause": {failure}}}"#);
+        }
+        let json = format!(
+            r#"{{"events": [{{"eventId": "5", "childWorkflowExecutionFailedEventAttributes":
+               {{"failure": {failure}}}}}]}}"#
+        );
+        let history = history_from_json(json.as_bytes()).unwrap();
+        let Some(Attributes::ChildWorkflowExecutionFailedEventAttributes(child)) =
+            &history.events[0].attributes
+        else {
+            panic!("unexpected {:?}", history.events[0]);
+        };
+        let depth = std::iter::successors(child.failure.as_ref(), |f| f.cause.as_deref()).count();
+        assert_eq!(depth, crate::failure_chain::MAX_FAILURE_CHAIN);
     }
 
     #[test]

@@ -28,6 +28,8 @@
 pub mod activity;
 pub mod bridge;
 pub mod client;
+mod descriptors;
+pub mod failure_chain;
 pub mod guest_build;
 pub mod history;
 pub mod logging;

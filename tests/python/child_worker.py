@@ -1,5 +1,5 @@
-"""A Python SDK worker with a child workflow for Sandglass parents, and a parent
-workflow that runs a Sandglass child.
+"""A Python SDK worker with child workflows for Sandglass parents (one of them fails
+with a deep chain of causes), and a parent workflow that runs a Sandglass child.
 
 Usage: child_worker.py ADDRESS TASK_QUEUE
 Prints `ready` once polling; runs until killed.
@@ -10,6 +10,7 @@ import sys
 
 from temporalio import workflow
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 
@@ -20,6 +21,23 @@ class PythonChildWorkflow:
         parent = workflow.info().parent
         parent_id = parent.workflow_id if parent else "nobody"
         return f"Python child of {parent_id} greets {name}"
+
+
+# Causes in the deep failure: about as many as the Python SDK itself can send (its
+# core bridge decodes what it sends, up to prost's 100 levels of nesting).
+DEEP_FAILURE_CAUSES = 90
+
+
+@workflow.defn(name="PythonDeepFailureWorkflow")
+class PythonDeepFailureWorkflow:
+    @workflow.run
+    async def run(self, name: str) -> str:
+        error = ApplicationError("root cause", type="RootCause", non_retryable=True)
+        for level in range(DEEP_FAILURE_CAUSES):
+            wrapper = ApplicationError(f"wrapped {level}", non_retryable=True)
+            wrapper.__cause__ = error
+            error = wrapper
+        raise error
 
 
 @workflow.defn(name="PythonParentWorkflow")
@@ -43,7 +61,7 @@ async def main() -> None:
     worker = Worker(
         client,
         task_queue=task_queue,
-        workflows=[PythonChildWorkflow, PythonParentWorkflow],
+        workflows=[PythonChildWorkflow, PythonDeepFailureWorkflow, PythonParentWorkflow],
     )
     print("ready", flush=True)
     await worker.run()

@@ -219,23 +219,40 @@ impl RunningWorker {
     }
 }
 
+/// Waits until the run's history has an event that `wanted` picks, and returns it.
+/// Panics after `within`.
+pub async fn wait_for_event<O>(
+    handle: &WorkflowHandle<O>,
+    within: Duration,
+    wanted: impl Fn(&Attributes) -> bool,
+) -> Attributes {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let history = handle.fetch_history().await.expect("fetch history");
+        if let Some(found) = history
+            .events
+            .into_iter()
+            .filter_map(|event| event.attributes)
+            .find(|attributes| wanted(attributes))
+        {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{}: the awaited event did not come within {within:?}",
+            handle.workflow_id()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Waits until the run's history shows a started timer: its first workflow task ran,
 /// so it is bound to the version that was current then. Panics after 10 s.
 pub async fn wait_for_timer_started<O>(handle: &WorkflowHandle<O>) {
-    for _ in 0..200 {
-        let history = handle.fetch_history().await.expect("fetch history");
-        let started = history.events.iter().any(|event| {
-            matches!(
-                event.attributes,
-                Some(Attributes::TimerStartedEventAttributes(_))
-            )
-        });
-        if started {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{} never started a timer", handle.workflow_id());
+    wait_for_event(handle, Duration::from_secs(10), |event| {
+        matches!(event, Attributes::TimerStartedEventAttributes(_))
+    })
+    .await;
 }
 
 /// Waits until the run's history shows a failed workflow task and returns the message
@@ -245,19 +262,16 @@ pub async fn wait_for_timer_started<O>(handle: &WorkflowHandle<O>) {
 /// failure of a run's task to the server (later attempts time out instead), so the first
 /// recorded failure is the one to assert on. Panics after 20 s without one.
 pub async fn workflow_task_failure<O>(handle: &WorkflowHandle<O>) -> String {
-    for _ in 0..100 {
-        let history = handle.fetch_history().await.expect("fetch history");
-        for event in history.events {
-            if let Some(Attributes::WorkflowTaskFailedEventAttributes(failed)) = event.attributes {
-                return failed.failure.map(|f| f.message).unwrap_or_default();
-            }
+    match wait_for_event(handle, Duration::from_secs(20), |event| {
+        matches!(event, Attributes::WorkflowTaskFailedEventAttributes(_))
+    })
+    .await
+    {
+        Attributes::WorkflowTaskFailedEventAttributes(failed) => {
+            failed.failure.map(|f| f.message).unwrap_or_default()
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        _ => unreachable!("the predicate picks task failures"),
     }
-    panic!(
-        "no workflow task failure recorded for {} within 20 s",
-        handle.workflow_id()
-    );
 }
 
 /// `python3` running one of `tests/python/*.py`.

@@ -34,6 +34,17 @@ pub fn start_run(
     arguments: Vec<types::Payload>,
     seed: u64,
 ) -> Result<Vec<guest::Command>, ActivationError> {
+    start_instance(sandbox, module, workflow_type, arguments, seed).map(|(_, commands)| commands)
+}
+
+/// Like [`start_run`], and keeps the instance for further activations.
+pub fn start_instance(
+    sandbox: &Sandbox,
+    module: &WorkflowModule,
+    workflow_type: &str,
+    arguments: Vec<types::Payload>,
+    seed: u64,
+) -> Result<(WorkflowInstance, Vec<guest::Command>), ActivationError> {
     let run_id = format!("run-of-{workflow_type}");
     let mut instance = WorkflowInstance::new(
         sandbox,
@@ -42,18 +53,11 @@ pub fn start_run(
             workflow_type: workflow_type.to_owned(),
             run_id: run_id.clone(),
             randomness_seed: seed,
+            task_timeout: None,
         },
     )?;
-    instance.activate(guest::Activation {
-        timestamp: types::Timestamp {
-            seconds: 1_700_000_000,
-            nanos: 0,
-        },
-        is_replaying: false,
-        history_length: 3,
-        history_size_bytes: 0,
-        continue_as_new_suggested: false,
-        jobs: vec![guest::Job::Initialize(guest::Initialize {
+    let commands = instance.activate(activation(vec![guest::Job::Initialize(
+        guest::Initialize {
             workflow_type: workflow_type.to_owned(),
             workflow_id: format!("id-of-{workflow_type}"),
             run_id,
@@ -71,6 +75,22 @@ pub fn start_run(
             cron_schedule: None,
             memo: Vec::new(),
             search_attributes: Vec::new(),
-        })],
-    })
+        },
+    )]))?;
+    Ok((instance, commands))
+}
+
+/// An activation of `jobs` at a fixed workflow time, not replaying.
+pub fn activation(jobs: Vec<guest::Job>) -> guest::Activation {
+    guest::Activation {
+        timestamp: types::Timestamp {
+            seconds: 1_700_000_000,
+            nanos: 0,
+        },
+        is_replaying: false,
+        history_length: 3,
+        history_size_bytes: 0,
+        continue_as_new_suggested: false,
+        jobs,
+    }
 }

@@ -91,6 +91,8 @@ pub struct ParentInput {
     pub name: String,
     /// Run the Python `PythonChildWorkflow` on this task queue instead.
     pub python_task_queue: Option<String>,
+    /// Run `PythonDeepFailureWorkflow` there instead, which fails with 90 causes.
+    pub python_deep_failure: bool,
 }
 
 /// Runs `ChildWorkflow` (or the Python child) and returns "parent got: ...".

@@ -1,6 +1,7 @@
-//! The sandbox you can trust, against a real server: one worker serves a component of
-//! hostile workflows (one attack per type, `tests/hostile-workflows`) beside the healthy
-//! greeting workflow on one task queue.
+//! The sandbox you can trust, against a real server: one worker serves two components of
+//! hostile workflows (one attack per type: `tests/hostile-workflows` through the guest
+//! SDK, `tests/wit-hostile-workflows` through the WIT itself) beside the healthy greeting
+//! workflow on one task queue.
 //!
 //! Every attack must fail only its own workflow task, with a message that names the
 //! problem and the fix, and the greeting must keep completing meanwhile, even while
@@ -11,13 +12,19 @@
 //! first failure recorded in its history, and the hostile runs get a short workflow task
 //! timeout so their retries keep coming while the healthy runs are measured.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use greeting_activities::GREETING_WORKFLOW;
-use sandglass_host::{Client, WorkflowDefinition, WorkflowHandle, WorkflowOptions};
-use sandglass_tests::{
-    RunningWorker, TestEnv, component, unique_task_queue, workflow_task_failure,
+use sandglass_host::failure_chain::MAX_FAILURE_CHAIN;
+use sandglass_host::{
+    Client, WorkerOptions, WorkflowDefinition, WorkflowHandle, WorkflowOptions, WorkflowResultError,
 };
+use sandglass_tests::{
+    RunningWorker, TestEnv, component, start_python_worker, test_component, unique_task_queue,
+    wait_for_event, workflow_task_failure,
+};
+use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 
 /// Each attack, and fragments its first workflow task failure must contain.
 const ATTACKS: &[(&str, &[&str])] = &[
@@ -108,6 +115,50 @@ const ATTACKS: &[(&str, &[&str])] = &[
             "pass a reference",
         ],
     ),
+    (
+        "ManyTimersWorkflow",
+        &["20000 commands in one activation", "max_commands"],
+    ),
+    (
+        "TooManyCommandsWorkflow",
+        &["20000 commands in one activation", "max_commands"],
+    ),
+    (
+        "CommandFloodWorkflow",
+        &["copy more than 14.0 MiB out of the sandbox in one call"],
+    ),
+    (
+        "HugeLogMessageWorkflow",
+        &["copy more than 14.0 MiB out of the sandbox in one call"],
+    ),
+    (
+        "OversizedCommandsWorkflow",
+        &[
+            "of commands in one activation",
+            "4 MiB",
+            "max_commands_bytes",
+        ],
+    ),
+    (
+        "DeepTaskFailureWorkflow",
+        &["failed its task", "4969 more causes omitted"],
+    ),
+    (
+        "HugeTaskFailureWorkflow",
+        &["failed its task", "more bytes)"],
+    ),
+    (
+        "DoubleCancelWorkflow",
+        &["malformed output", "cancelled activity 1 a second time"],
+    ),
+    (
+        "NanBackoffWorkflow",
+        &["malformed output", "backoff coefficient of NaN"],
+    ),
+    (
+        "ManyPatchesWorkflow",
+        &["malformed output", "more than 1000 different patch ids"],
+    ),
 ];
 
 const LOOP: WorkflowDefinition<(), String> = WorkflowDefinition::new("InfiniteLoopWorkflow");
@@ -141,6 +192,7 @@ async fn hostile_workflows_fail_alone_and_the_worker_keeps_serving() {
     let worker = env
         .greeting_worker_builder(&task_queue)
         .workflow_module(component("sandglass-hostile-workflows"))
+        .workflow_module(component("sandglass-wit-hostile-workflows"))
         .build()
         .await
         .expect("build the worker");
@@ -184,7 +236,8 @@ async fn hostile_workflows_fail_alone_and_the_worker_keeps_serving() {
         );
     }
 
-    // Every other attack, all at once.
+    // Every other attack, all at once, while a healthy workflow keeps answering.
+    let healthy = tokio::spawn(greet_until_stopped(env.client.clone(), task_queue.clone()));
     let mut started: Vec<(&str, &[&str], WorkflowHandle<String>)> = Vec::new();
     for (workflow_type, expected) in ATTACKS {
         let definition = WorkflowDefinition::<(), String>::new(workflow_type);
@@ -211,10 +264,493 @@ async fn hostile_workflows_fail_alone_and_the_worker_keeps_serving() {
         }
     }
 
-    // Nothing lost: the worker still serves, and stops cleanly.
+    // What the host bounds without failing anything: a failure chain thousands of frames
+    // deep ends the workflow with a cut chain, and 64 MiB of log is cut to its allowance.
+    let deep = env
+        .client
+        .start_workflow(
+            WorkflowDefinition::<(), String>::new("DeepFailureChainWorkflow"),
+            &(),
+            hostile_options("attack-deep-chain".to_owned(), &task_queue),
+        )
+        .await
+        .expect("start");
+    match deep.result().await {
+        Err(WorkflowResultError::Failed(failure)) => {
+            let chain: Vec<&str> = std::iter::successors(Some(&*failure), |f| f.cause.as_deref())
+                .map(|f| f.message.as_str())
+                .collect();
+            assert_eq!(chain.len(), MAX_FAILURE_CHAIN, "{chain:?}");
+            assert!(
+                chain[MAX_FAILURE_CHAIN - 2].starts_with("4969 more causes omitted"),
+                "{chain:?}"
+            );
+        }
+        other => panic!("expected the deep chain to fail the workflow, got {other:?}"),
+    }
+    for workflow_type in ["LogFloodWorkflow", "WitLogFloodWorkflow"] {
+        let definition = WorkflowDefinition::<(), String>::new(workflow_type);
+        let options = hostile_options(format!("attack-{workflow_type}"), &task_queue);
+        let result = env
+            .client
+            .execute_workflow(definition, &(), options)
+            .await
+            .expect("a flood of log completes; only the log is cut");
+        assert!(result.starts_with("logged"), "{result}");
+    }
+
+    // Nothing lost: the worker served throughout, still serves, and stops cleanly.
+    healthy.abort();
+    let answered = match healthy.await {
+        Err(join_error) if join_error.is_cancelled() => HEALTHY_GREETINGS.load(Ordering::Relaxed),
+        other => panic!("the healthy greeter stopped on its own: {other:?}"),
+    };
+    println!("{answered} greetings completed while every attack ran");
+    assert!(
+        answered > 0,
+        "no healthy greeting completed during the attacks"
+    );
     let after = (0..3).map(|i| timed_greeting(&env.client, &task_queue, format!("after-{i}")));
     futures::future::join_all(after).await;
     worker.stop().await.expect("worker stops cleanly");
+}
+
+/// Greetings completed by [`greet_until_stopped`].
+static HEALTHY_GREETINGS: AtomicUsize = AtomicUsize::new(0);
+
+/// Runs greetings one after another until aborted; each must complete within 30 s, or
+/// the task panics.
+async fn greet_until_stopped(client: Client, task_queue: String) {
+    loop {
+        let n = HEALTHY_GREETINGS.load(Ordering::Relaxed);
+        let greeting = timed_greeting(&client, &task_queue, format!("throughout-{n}"));
+        tokio::time::timeout(Duration::from_secs(30), greeting)
+            .await
+            .unwrap_or_else(|_| panic!("healthy greeting {n} took over 30 s during the attacks"));
+        HEALTHY_GREETINGS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn queries_and_updates_that_break_fail_alone_and_the_workflow_goes_on() {
+    use sandglass_host::{QueryDefinition, QueryError, SignalDefinition, UpdateDefinition};
+
+    let env = TestEnv::start().await;
+    let task_queue = unique_task_queue("broken-messages");
+    let mut options = WorkerOptions::default();
+    options.sandbox.activation_deadline = Duration::from_millis(500);
+    let worker = env
+        .greeting_worker_builder(&task_queue)
+        .workflow_module(component("sandglass-hostile-workflows"))
+        .workflow_module(component("sandglass-wit-hostile-workflows"))
+        .options(options)
+        .build()
+        .await
+        .expect("build the worker");
+    let worker = RunningWorker::spawn(worker);
+
+    let attacked = env
+        .client
+        .start_workflow(
+            WorkflowDefinition::<(), String>::new("QueryAttackWorkflow"),
+            &(),
+            WorkflowOptions::new("query-attacks", &task_queue),
+        )
+        .await
+        .expect("start");
+    // Each broken answer reaches its caller as a named failure, at once.
+    for (query, expected) in [
+        ("commands", "a query handler issued a `start-timer` command"),
+        ("silent", "the workflow did not answer the query"),
+        ("huge", "max_payload_bytes"),
+        (
+            "stranger",
+            "answered query \"not-asked\", which this activation did not ask",
+        ),
+        ("fine", ""),
+    ] {
+        let definition: QueryDefinition<(), String> = QueryDefinition::new(query);
+        let started = Instant::now();
+        match (attacked.query(definition, &()).await, expected) {
+            (Ok(answer), "") => assert_eq!(answer, "fine"),
+            (Err(QueryError::Failed { message, .. }), expected) if !expected.is_empty() => {
+                assert!(message.contains(expected), "{query}: {message}")
+            }
+            (other, _) => panic!("{query}: unexpected {other:?}"),
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{query} took {:?}",
+            started.elapsed()
+        );
+    }
+    let deep: QueryDefinition<(), String> = QueryDefinition::new("deep");
+    assert!(
+        matches!(
+            attacked.query(deep, &()).await,
+            Err(QueryError::Failed { .. })
+        ),
+        "a query failing with thousands of causes fails like any other"
+    );
+    let finish: SignalDefinition<()> = SignalDefinition::new("finish");
+    attacked.signal(finish, &()).await.expect("signal");
+    assert_eq!(attacked.result().await.expect("result"), "finished");
+
+    // An SDK workflow's oversized answer, and an update whose validator never returns.
+    let panicky = env
+        .client
+        .start_workflow(
+            WorkflowDefinition::<(), String>::new("PanicInQueryWorkflow"),
+            &(),
+            WorkflowOptions::new("huge-answer", &task_queue),
+        )
+        .await
+        .expect("start");
+    let huge: QueryDefinition<(), String> = QueryDefinition::new("huge");
+    match panicky.query(huge, &()).await {
+        Err(QueryError::Failed { message, .. }) => {
+            assert!(message.contains("the query's answer is"), "{message}")
+        }
+        other => panic!("expected the huge answer to fail the query, got {other:?}"),
+    }
+    let stalling = env
+        .client
+        .start_workflow(
+            WorkflowDefinition::<(), String>::new("LoopingValidatorWorkflow"),
+            &(),
+            WorkflowOptions::new("looping-validator", &task_queue),
+        )
+        .await
+        .expect("start");
+    let stall: UpdateDefinition<(), String> = UpdateDefinition::new("stall");
+    match stalling.execute_update(stall, &()).await {
+        Err(error) => {
+            let message = error.to_string();
+            assert!(message.contains("500ms activation deadline"), "{message}");
+        }
+        Ok(answer) => panic!("the looping validator let the update through: {answer}"),
+    }
+    timed_greeting(&env.client, &task_queue, "after-broken-messages".to_owned()).await;
+    for handle in [&panicky, &stalling] {
+        handle.signal(finish, &()).await.expect("signal");
+        assert_eq!(handle.result().await.expect("result"), "survived");
+        assert!(
+            !task_failed(handle).await,
+            "{} had a failed workflow task",
+            handle.workflow_id()
+        );
+    }
+    worker.stop().await.expect("worker stops cleanly");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failure_chains_from_other_sdks_are_cut_and_wedge_nothing() {
+    use sandglass_host::history::history_from_json;
+    use sandglass_host::{Replayer, Sandbox, WorkflowModule};
+    use sandglass_tests::workflows::{
+        PARENT_WORKFLOW, ParentInput, REMOTE_GREETING, RemoteGreeting,
+    };
+
+    let env = TestEnv::start().await;
+    let task_queue = unique_task_queue("deep-chain");
+    let worker = env
+        .greeting_worker_builder(&task_queue)
+        .workflow_module(test_component())
+        .build()
+        .await
+        .expect("build the worker");
+    let worker = RunningWorker::spawn(worker);
+
+    // A worker of another SDK (Go accepts 10,000 levels) fails an activity with 150
+    // causes: the poll response that carries them is past prost's 100 levels. The
+    // Sandglass workflow must still be activated, and fail with the chain cut.
+    let foreign_queue = unique_task_queue("deep-chain-foreign");
+    let foreign = tokio::spawn(fail_one_activity_deeply(
+        env.address(),
+        foreign_queue.clone(),
+        150,
+    ));
+    let input = RemoteGreeting {
+        name: "deep".to_owned(),
+        task_queue: foreign_queue,
+    };
+    let handle = env
+        .client
+        .start_workflow(
+            REMOTE_GREETING,
+            &input,
+            WorkflowOptions::new("deep-activity", &task_queue),
+        )
+        .await
+        .expect("start");
+    let chain = failed_chain(&handle).await;
+    foreign.await.expect("the foreign worker ran");
+    assert_eq!(chain.len(), MAX_FAILURE_CHAIN, "{chain:?}");
+    assert!(
+        chain.iter().any(|m| m.contains("more causes omitted")),
+        "{chain:?}"
+    );
+    assert_eq!(
+        chain.last().map(String::as_str),
+        Some("root cause"),
+        "the root cause is kept"
+    );
+    assert!(
+        !task_failed(&handle).await,
+        "the workflow never failed a task"
+    );
+
+    // Its history replays from the server, cut the same way; read from the CLI's JSON it
+    // is refused with a message that says to do that.
+    let sandbox = Sandbox::new(Default::default()).expect("sandbox");
+    let module = WorkflowModule::from_file(&sandbox, test_component()).expect("module");
+    let history = handle.fetch_history().await.expect("history");
+    Replayer::new(sandbox, [module])
+        .replay(history, "deep-activity")
+        .await
+        .expect("the history replays");
+    let json = std::process::Command::new("temporal")
+        .args([
+            "workflow",
+            "show",
+            "--workflow-id",
+            "deep-activity",
+            "--output",
+            "json",
+        ])
+        .args(["--address", &env.address()])
+        .args(["--disable-config-file", "--disable-config-env"])
+        .output()
+        .expect("run the temporal CLI");
+    assert!(
+        json.status.success(),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    let error = history_from_json(&json.stdout).expect_err("nested deeper than JSON is read");
+    assert!(error.to_string().contains("--workflow-id"), "{error}");
+
+    // A Python child fails with 90 causes (about what the Python SDK can send): the
+    // Sandglass parent fails with a cut chain, which every SDK's client can then read.
+    let python_queue = unique_task_queue("deep-chain-python");
+    let _python = start_python_worker("child_worker.py", &env.address(), &python_queue);
+    let input = ParentInput {
+        name: "deep".to_owned(),
+        python_task_queue: Some(python_queue),
+        python_deep_failure: true,
+    };
+    let parent = env
+        .client
+        .start_workflow(
+            PARENT_WORKFLOW,
+            &input,
+            WorkflowOptions::new("deep-parent", &task_queue),
+        )
+        .await
+        .expect("start the parent");
+    let chain = failed_chain(&parent).await;
+    assert_eq!(chain.len(), MAX_FAILURE_CHAIN, "{chain:?}");
+    assert_eq!(
+        chain.last().map(String::as_str),
+        Some("root cause"),
+        "{chain:?}"
+    );
+
+    timed_greeting(&env.client, &task_queue, "after-deep-chains".to_owned()).await;
+    worker.stop().await.expect("worker stops cleanly");
+}
+
+/// The messages of the failure chain a run ended with, outermost first; panics unless
+/// it fails within a minute.
+async fn failed_chain<O: std::fmt::Debug + serde::de::DeserializeOwned>(
+    handle: &WorkflowHandle<O>,
+) -> Vec<String> {
+    let result = tokio::time::timeout(Duration::from_secs(60), handle.result())
+        .await
+        .unwrap_or_else(|_| panic!("{} never finished: wedged", handle.workflow_id()));
+    match result {
+        Err(WorkflowResultError::Failed(failure)) => {
+            std::iter::successors(Some(&*failure), |f| f.cause.as_deref())
+                .map(|f| f.message.clone())
+                .collect()
+        }
+        other => panic!("expected {} to fail, got {other:?}", handle.workflow_id()),
+    }
+}
+
+/// Acts as a worker of another SDK on `task_queue`: takes one activity task and fails it,
+/// non-retryably, with a chain of `causes` causes under a root cause.
+async fn fail_one_activity_deeply(address: String, task_queue: String, causes: usize) {
+    use temporalio_client::{Connection, ConnectionOptions, Url, tonic};
+    use temporalio_common::protos::temporal::api::failure::v1::failure::FailureInfo;
+    use temporalio_common::protos::temporal::api::failure::v1::{ApplicationFailureInfo, Failure};
+    use temporalio_common::protos::temporal::api::taskqueue::v1::TaskQueue;
+    use temporalio_common::protos::temporal::api::workflowservice::v1::{
+        PollActivityTaskQueueRequest, RespondActivityTaskFailedRequest,
+    };
+
+    let url = Url::parse(&format!("http://{address}")).expect("url");
+    let connection = Connection::connect(ConnectionOptions::new(url).build())
+        .await
+        .expect("connect");
+    let mut service = connection.workflow_service();
+    let task = loop {
+        let task = service
+            .poll_activity_task_queue(tonic::Request::new(PollActivityTaskQueueRequest {
+                namespace: "default".to_owned(),
+                task_queue: Some(TaskQueue {
+                    name: task_queue.clone(),
+                    ..Default::default()
+                }),
+                identity: "foreign-sdk".to_owned(),
+                ..Default::default()
+            }))
+            .await
+            .expect("poll")
+            .into_inner();
+        if !task.task_token.is_empty() {
+            break task;
+        }
+    };
+    let application = |message: String| Failure {
+        message,
+        failure_info: Some(FailureInfo::ApplicationFailureInfo(
+            ApplicationFailureInfo {
+                non_retryable: true,
+                ..Default::default()
+            },
+        )),
+        ..Default::default()
+    };
+    let mut failure = application("root cause".to_owned());
+    for level in 0..causes {
+        let mut wrapper = application(format!("wrapped {level}"));
+        wrapper.cause = Some(Box::new(failure));
+        failure = wrapper;
+    }
+    service
+        .respond_activity_task_failed(tonic::Request::new(RespondActivityTaskFailedRequest {
+            task_token: task.task_token,
+            failure: Some(failure),
+            identity: "foreign-sdk".to_owned(),
+            namespace: "default".to_owned(),
+            ..Default::default()
+        }))
+        .await
+        .expect("the server accepts a deep failure");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_worker_memory_budget_evicts_idle_runs_and_loses_nothing() {
+    use sandglass_host::SignalDefinition;
+
+    let env = TestEnv::start().await;
+    let task_queue = unique_task_queue("memory-budget");
+    let mut options = WorkerOptions::default();
+    // Room for four runs holding 30 MiB each, not for eight.
+    options.sandbox.max_total_memory_bytes = 136 << 20;
+    let worker = env
+        .greeting_worker_builder(&task_queue)
+        .workflow_module(component("sandglass-hostile-workflows"))
+        .options(options)
+        .build()
+        .await
+        .expect("build the worker");
+    let worker = RunningWorker::spawn(worker);
+    let hoarder: WorkflowDefinition<u32, String> = WorkflowDefinition::new("MemoryHoarderWorkflow");
+    let mut handles = Vec::new();
+    for i in 0..8 {
+        let handle = env
+            .client
+            .start_workflow(
+                hoarder,
+                &30,
+                WorkflowOptions::new(format!("hoarder-{i}"), &task_queue),
+            )
+            .await
+            .expect("start");
+        wait_for_event(&handle, Duration::from_secs(20), |event| {
+            matches!(event, Attributes::WorkflowTaskCompletedEventAttributes(_))
+        })
+        .await;
+        assert!(
+            worker.worker().cached_workflows() <= 4,
+            "{} runs cached within a budget for four",
+            worker.worker().cached_workflows()
+        );
+        handles.push(handle);
+    }
+    // Each evicted run is rebuilt by replay when its signal comes, evicting another.
+    let finish: SignalDefinition<()> = SignalDefinition::new("finish");
+    for handle in &handles {
+        handle.signal(finish, &()).await.expect("signal");
+        assert_eq!(handle.result().await.expect("result"), "held 30 MiB");
+        assert!(
+            !task_failed(handle).await,
+            "{}: eviction must not fail tasks",
+            handle.workflow_id()
+        );
+    }
+    timed_greeting(&env.client, &task_queue, "after-budget".to_owned()).await;
+    worker.stop().await.expect("worker stops cleanly");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_completion_temporal_would_refuse_fails_its_task_with_its_size() {
+    let env = TestEnv::start().await;
+    let task_queue = unique_task_queue("completion-size");
+    let mut options = WorkerOptions::default();
+    // Past what Temporal takes: the exact check of the encoded completion still holds.
+    options.sandbox.max_commands_bytes = 16 << 20;
+    let worker = env
+        .greeting_worker_builder(&task_queue)
+        .workflow_module(component("sandglass-wit-hostile-workflows"))
+        .options(options)
+        .build()
+        .await
+        .expect("build the worker");
+    let worker = RunningWorker::spawn(worker);
+    let handle = env
+        .client
+        .start_workflow(
+            WorkflowDefinition::<(), String>::new("OversizedCommandsWorkflow"),
+            &(),
+            hostile_options("too-large-completion".to_owned(), &task_queue),
+        )
+        .await
+        .expect("start");
+    let message = workflow_task_failure(&handle).await;
+    assert!(
+        message.contains("the task completion would be"),
+        "{message}"
+    );
+    assert!(
+        message.contains("more than the 4128768 Temporal accepts"),
+        "{message}"
+    );
+    timed_greeting(
+        &env.client,
+        &task_queue,
+        "after-large-completion".to_owned(),
+    )
+    .await;
+    worker.stop().await.expect("worker stops cleanly");
+}
+
+/// Whether the run's history has a failed workflow task.
+async fn task_failed<O>(handle: &WorkflowHandle<O>) -> bool {
+    handle
+        .fetch_history()
+        .await
+        .expect("history")
+        .events
+        .iter()
+        .any(|event| {
+            matches!(
+                event.attributes,
+                Some(Attributes::WorkflowTaskFailedEventAttributes(_))
+            )
+        })
 }
 
 #[tokio::test(flavor = "multi_thread")]

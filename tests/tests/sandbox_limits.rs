@@ -5,16 +5,24 @@
 //! `adversarial.rs` shows the same attacks through a real worker and server; this file
 //! pins down the classification and the settings quickly.
 
-use std::time::Duration;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use sandglass_host::SandboxLimits;
+use sandglass_host::failure_chain::MAX_FAILURE_CHAIN;
 use sandglass_host::sandbox::bindings::guest;
-use sandglass_host::sandbox::{ActivationError, Forbidden};
-use sandglass_tests::sandbox::{json_argument, load, start_run};
+use sandglass_host::sandbox::{ActivationError, Forbidden, Overrun};
+use sandglass_tests::sandbox::{activation, json_argument, load, start_instance, start_run};
 use sandglass_tests::{component, test_component};
 
 fn hostile() -> std::path::PathBuf {
     component("sandglass-hostile-workflows")
+}
+
+/// Attacks written against the WIT directly, with values no SDK would send.
+fn wit_hostile() -> std::path::PathBuf {
+    component("sandglass-wit-hostile-workflows")
 }
 
 fn limits(change: impl FnOnce(&mut SandboxLimits)) -> SandboxLimits {
@@ -146,4 +154,284 @@ fn healthy_runs_are_unaffected_by_hostile_ones_in_the_same_sandbox() {
             "{commands:?}"
         );
     }
+}
+
+#[test]
+fn failure_chains_are_cut_on_every_way_out_of_the_guest() {
+    let (sandbox, module) = load(&wit_hostile(), SandboxLimits::default());
+    match start_run(&sandbox, &module, "DeepFailureChainWorkflow", Vec::new(), 1) {
+        Ok(commands) => match &commands[..] {
+            [guest::Command::FailWorkflow(failure)] => {
+                assert_eq!(failure.len(), MAX_FAILURE_CHAIN);
+                assert!(
+                    failure[MAX_FAILURE_CHAIN - 2]
+                        .message
+                        .starts_with("4969 more causes omitted: the failure chain was 5000 deep"),
+                    "{:?}",
+                    failure[MAX_FAILURE_CHAIN - 2]
+                );
+            }
+            other => panic!("expected the workflow to fail, got {other:?}"),
+        },
+        Err(error) => panic!("a deep workflow failure must be cut, not refused: {error}"),
+    }
+    match start_run(&sandbox, &module, "DeepTaskFailureWorkflow", Vec::new(), 1) {
+        Err(ActivationError::Guest { failure, .. }) => assert_eq!(failure.len(), MAX_FAILURE_CHAIN),
+        other => panic!("expected the task to fail with a cut chain, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_task_failure_is_bounded_whatever_the_guest_returns() {
+    let (sandbox, module) = load(&wit_hostile(), SandboxLimits::default());
+    let error = start_run(&sandbox, &module, "HugeTaskFailureWorkflow", Vec::new(), 1)
+        .expect_err("the guest returns an error");
+    let message = error.to_string();
+    assert!(message.len() < 8 << 10, "{} bytes", message.len());
+    assert!(
+        message.contains("more bytes)"),
+        "says what it cut: {}",
+        &message[message.len() - 80..]
+    );
+}
+
+#[test]
+fn too_many_commands_are_refused_with_the_limit() {
+    let (sandbox, module) = load(&hostile(), SandboxLimits::default());
+    let (wit_sandbox, wit_module) = load(&wit_hostile(), SandboxLimits::default());
+    for (sandbox, module, workflow_type) in [
+        (&sandbox, &module, "ManyTimersWorkflow"),
+        (&wit_sandbox, &wit_module, "TooManyCommandsWorkflow"),
+    ] {
+        let error = start_run(sandbox, module, workflow_type, Vec::new(), 1).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ActivationError::TooManyCommands {
+                    count: 20_000,
+                    limit: 10_000,
+                    ..
+                }
+            ),
+            "{workflow_type}: {error:?}"
+        );
+        assert!(error.to_string().contains("max_commands"), "{error}");
+    }
+}
+
+#[test]
+fn what_one_call_may_copy_out_of_the_guest_is_bounded() {
+    let (sandbox, module) = load(&wit_hostile(), SandboxLimits::default());
+    // 75,000 commands, and a 32 MiB log message: each more than one call may copy.
+    for workflow_type in ["CommandFloodWorkflow", "HugeLogMessageWorkflow"] {
+        let error = start_run(&sandbox, &module, workflow_type, Vec::new(), 1).unwrap_err();
+        assert!(
+            matches!(error, ActivationError::CopyLimit { .. }),
+            "{workflow_type}: {error:?}"
+        );
+        assert!(
+            error.to_string().contains("14.0 MiB out of the sandbox"),
+            "{error}"
+        );
+    }
+}
+
+#[test]
+fn commands_too_large_together_are_refused_before_temporal_would() {
+    let (sandbox, module) = load(&wit_hostile(), SandboxLimits::default());
+    let error = start_run(
+        &sandbox,
+        &module,
+        "OversizedCommandsWorkflow",
+        Vec::new(),
+        1,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(error, ActivationError::CommandsTooLarge { size, .. } if size > 4 << 20),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("max_commands_bytes"), "{error}");
+}
+
+#[test]
+fn an_oversized_query_answer_fails_the_query_not_the_run() {
+    let (sandbox, module) = load(&wit_hostile(), SandboxLimits::default());
+    let (mut instance, _) =
+        start_instance(&sandbox, &module, "QueryAttackWorkflow", Vec::new(), 1).unwrap();
+    let commands = instance
+        .activate(activation(vec![guest::Job::Query(guest::Query {
+            id: "q1".to_owned(),
+            name: "huge".to_owned(),
+            arguments: Vec::new(),
+        })]))
+        .expect("the run goes on");
+    match &commands[..] {
+        [
+            guest::Command::RespondToQuery(guest::QueryResponse {
+                id,
+                outcome: Err(failure),
+            }),
+        ] => {
+            assert_eq!(id, "q1");
+            assert!(
+                failure[0].message.contains("max_payload_bytes"),
+                "{failure:?}"
+            );
+        }
+        other => panic!("expected a failed query, got {other:?}"),
+    }
+}
+
+/// Collects what the tracing events of one thread write.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_guest_log_is_capped_and_cannot_forge_worker_lines() {
+    for (component, workflow_type) in [
+        (hostile(), "LogFloodWorkflow"),
+        (wit_hostile(), "WitLogFloodWorkflow"),
+    ] {
+        let (sandbox, module) = load(&component, SandboxLimits::default());
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let commands = tracing::subscriber::with_default(subscriber, || {
+            start_run(&sandbox, &module, workflow_type, Vec::new(), 1)
+        })
+        .expect("logging a lot is allowed, only cut");
+        assert!(
+            matches!(commands[..], [guest::Command::CompleteWorkflow(_)]),
+            "{commands:?}"
+        );
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            log.len() < 80 << 10,
+            "{} bytes of log from 64 MiB",
+            log.len()
+        );
+        for line in log.lines() {
+            let worker = line.find("sandglass_host::worker");
+            let guest = line.find("INFO sandglass_host::workflow:");
+            assert!(
+                worker.is_none() || guest < worker,
+                "a line that passes for the worker's: {line}"
+            );
+        }
+        assert!(
+            log.contains("all is well\\n2026-12-06T12:00:00.000000Z ERROR sandglass_host::worker"),
+            "the forgery stays, escaped, on the guest's own line: {}",
+            &log[..log.len().min(600)]
+        );
+        assert!(
+            log.contains("sandglass_host::workflow"),
+            "tagged as the guest's"
+        );
+        assert!(log.contains("were cut or dropped"), "says what it dropped");
+    }
+}
+
+#[test]
+fn the_deadline_counts_a_runs_own_cpu_time_not_its_neighbours_load() {
+    let deadline = Duration::from_millis(1000);
+    let (sandbox, healthy) = load(
+        &test_component(),
+        limits(|l| l.activation_deadline = deadline),
+    );
+    let hostile = sandglass_host::WorkflowModule::from_file(&sandbox, hostile()).unwrap();
+    // Enough work for about half the deadline when the run has a core to itself.
+    let probe = 50_000_000u64;
+    let started = Instant::now();
+    start_run(
+        &sandbox,
+        &healthy,
+        "BusyWorkflow",
+        vec![json_argument(&probe)],
+        1,
+    )
+    .unwrap();
+    let alone = started.elapsed();
+    let rounds = (probe as f64 * deadline.as_secs_f64() * 0.5 / alone.as_secs_f64()) as u64;
+
+    // Three spinning runs per core share the CPU with the healthy one, which then needs
+    // several times its CPU time on the wall clock.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let spinners: Vec<_> = (0..3 * cores)
+        .map(|i| {
+            let (sandbox, hostile) = (sandbox.clone(), hostile.clone());
+            std::thread::spawn(move || {
+                start_run(
+                    &sandbox,
+                    &hostile,
+                    "InfiniteLoopWorkflow",
+                    Vec::new(),
+                    i as u64,
+                )
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    let outcome = start_run(
+        &sandbox,
+        &healthy,
+        "BusyWorkflow",
+        vec![json_argument(&rounds)],
+        1,
+    );
+    let took = started.elapsed();
+    assert!(
+        outcome.is_ok(),
+        "a run that needs {:?} of CPU failed beside {} spinning runs after {took:?}: {:?}",
+        alone.mul_f64(rounds as f64 / probe as f64),
+        3 * cores,
+        outcome.unwrap_err().to_string()
+    );
+    println!("the healthy run took {took:?} on the wall clock for a {deadline:?} deadline");
+    for spinner in spinners {
+        match spinner.join().unwrap() {
+            Err(ActivationError::DeadlineExceeded { overrun, .. }) => {
+                assert_eq!(overrun, Overrun::Cpu, "spinners use up their CPU time")
+            }
+            other => panic!("a spinning run must be stopped, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn the_worker_memory_budget_refuses_what_does_not_fit_and_names_it() {
+    let (sandbox, module) = load(&hostile(), limits(|l| l.max_total_memory_bytes = 64 << 20));
+    let hoard = || vec![json_argument(&40u32)];
+    let (first, _) = start_instance(&sandbox, &module, "MemoryHoarderWorkflow", hoard(), 1)
+        .expect("one hoard fits");
+    match start_run(&sandbox, &module, "MemoryHoarderWorkflow", hoard(), 2) {
+        Err(error @ ActivationError::WorkerMemoryBudget { .. }) => {
+            assert!(
+                error
+                    .to_string()
+                    .contains("64.0 MiB its memory budget allows"),
+                "{error}"
+            );
+        }
+        other => panic!("expected the worker budget to refuse, got {other:?}"),
+    }
+    drop(first);
+    assert!(sandbox.memory_budget().used() < 64 << 20);
+    start_run(&sandbox, &module, "MemoryHoarderWorkflow", hoard(), 3)
+        .expect("a dropped run gives its memory back");
 }

@@ -156,6 +156,7 @@ async fn children_continue_as_new_and_signals_to_other_workflows() {
             &ParentInput {
                 name: "Ada".into(),
                 python_task_queue: None,
+                python_deep_failure: false,
             },
             WorkflowOptions::new("parent", &task_queue),
         )
@@ -401,6 +402,7 @@ async fn children_cross_between_sandglass_and_python() {
             &ParentInput {
                 name: "Ada".into(),
                 python_task_queue: Some(python_queue.clone()),
+                python_deep_failure: false,
             },
             WorkflowOptions::new("rust-parent", &task_queue),
         )

@@ -63,6 +63,10 @@ pub const COMPONENTS: &[Crate] = &[
         dir: "tests/hostile-workflows",
     },
     Crate {
+        package: "sandglass-wit-hostile-workflows",
+        dir: "tests/wit-hostile-workflows",
+    },
+    Crate {
         package: "sandglass-reload-workflows",
         dir: "tests/reload-workflows",
     },

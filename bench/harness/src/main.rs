@@ -311,6 +311,7 @@ fn instance_start(sandbox: &Sandbox, module: &WorkflowModule) -> anyhow::Result<
         workflow_type: "GreetingWorkflow".to_owned(),
         run_id: format!("cold-{i}"),
         randomness_seed: u64::from(i),
+        task_timeout: None,
     };
     let started = Instant::now();
     for i in 0..INSTANCE_RUNS {

@@ -28,10 +28,16 @@ pub fn payload_from_wit(payload: wit::Payload) -> Payload {
     }
 }
 
+/// The longest duration protobuf's `Duration` holds (10,000 years); the server rejects
+/// longer ones, so a guest's longer duration is clamped to it.
+const MAX_DURATION_SECONDS: u64 = 315_576_000_000;
+/// The latest time protobuf's `Timestamp` holds, 9999-12-31T23:59:59Z.
+const MAX_TIMESTAMP_SECONDS: u64 = 253_402_300_799;
+
 pub fn duration_from_wit(duration: wit::Duration) -> prost_wkt_types::Duration {
     prost_wkt_types::Duration {
-        seconds: i64::try_from(duration.seconds).unwrap_or(i64::MAX),
-        nanos: i32::try_from(duration.nanos.min(999_999_999)).unwrap_or(0),
+        seconds: duration.seconds.min(MAX_DURATION_SECONDS) as i64,
+        nanos: duration.nanos.min(999_999_999) as i32,
     }
 }
 
@@ -51,8 +57,8 @@ pub fn duration_to_wit(duration: Option<&prost_wkt_types::Duration>) -> wit::Dur
 
 pub fn timestamp_from_wit(timestamp: wit::Timestamp) -> prost_wkt_types::Timestamp {
     prost_wkt_types::Timestamp {
-        seconds: i64::try_from(timestamp.seconds).unwrap_or(i64::MAX),
-        nanos: i32::try_from(timestamp.nanos.min(999_999_999)).unwrap_or(0),
+        seconds: timestamp.seconds.min(MAX_TIMESTAMP_SECONDS) as i64,
+        nanos: timestamp.nanos.min(999_999_999) as i32,
     }
 }
 
@@ -109,6 +115,23 @@ mod tests {
         let wit = payload_to_wit(&payload);
         assert_eq!(wit.metadata[0].0, "a");
         assert_eq!(payload_from_wit(wit), payload);
+    }
+
+    #[test]
+    fn out_of_range_values_from_the_guest_clamp_to_what_protobuf_holds() {
+        let duration = duration_from_wit(wit::Duration {
+            seconds: u64::MAX,
+            nanos: u32::MAX,
+        });
+        assert_eq!(
+            (duration.seconds, duration.nanos),
+            (315_576_000_000, 999_999_999)
+        );
+        let timestamp = timestamp_from_wit(wit::Timestamp {
+            seconds: u64::MAX,
+            nanos: 0,
+        });
+        assert_eq!(timestamp.seconds, 253_402_300_799);
     }
 
     #[test]

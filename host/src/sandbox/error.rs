@@ -1,5 +1,9 @@
 //! Why an activation failed, told so that the workflow's author can act on it.
 //!
+//! Text that comes from the guest (its stderr, its panic message, its own failure) has
+//! its control characters escaped here, so that every message built from it stays one
+//! line wherever it is logged.
+//!
 //! A trap from wasmtime says *what* the machine did (`unreachable` executed, stack
 //! exhausted); the author needs to know *why* and what to change. [`classify_trap`] reads
 //! the trap together with what the host saw around it (a refused memory growth, the
@@ -10,7 +14,9 @@ use std::time::Duration;
 use wasmtime::Trap;
 
 use super::bindings::types;
+use super::deadline::Overrun;
 use super::forbidden::Forbidden;
+use super::guest_log::escape_controls;
 use super::limiter::MemoryRefusal;
 
 /// Why an activation did not produce commands. Every variant fails the workflow task
@@ -21,15 +27,19 @@ use super::limiter::MemoryRefusal;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ActivationError {
+    /// The activation used its CPU budget, or ran past the wall-clock backstop.
     #[error(
-        "workflow {workflow_type} (run {run_id}) ran longer than the {limit:?} activation \
-         deadline without yielding; workflow code must not loop or compute for long (move \
-         heavy work into an activity), or raise the worker's activation deadline"
+        "workflow {workflow_type} (run {run_id}) {} without yielding, past its {limit:?} \
+         activation deadline; workflow code must not loop or compute for long (move heavy \
+         work into an activity), or raise the worker's activation deadline \
+         (`SandboxLimits::activation_deadline`)",
+        overrun_text(*.overrun, *.limit)
     )]
     DeadlineExceeded {
         workflow_type: String,
         run_id: String,
         limit: Duration,
+        overrun: Overrun,
     },
     /// The guest tried to reach outside the sandbox (environment, files, network, stdin,
     /// a sleeping or blocking call).
@@ -64,6 +74,24 @@ pub enum ActivationError {
         run_id: String,
         limit: usize,
     },
+    /// The worker's runs together hold its whole memory budget, and evicting the idle
+    /// ones did not make room.
+    #[error(
+        "workflow {workflow_type} (run {run_id}) could not get {} more memory: the worker's \
+         runs hold {} of the {} its memory budget allows, and no idle run was left to \
+         evict; Temporal retries the task (on this or another worker); run more workers, \
+         cache fewer runs, or raise `SandboxLimits::max_total_memory_bytes`",
+        mebibytes(.requested),
+        mebibytes(.in_use),
+        mebibytes(.limit)
+    )]
+    WorkerMemoryBudget {
+        workflow_type: String,
+        run_id: String,
+        requested: usize,
+        in_use: usize,
+        limit: usize,
+    },
     /// A command carried more than [`SandboxLimits::max_payload_bytes`](super::SandboxLimits).
     #[error(
         "workflow {workflow_type} (run {run_id}) produced {what} of {}, more than the {} \
@@ -78,6 +106,47 @@ pub enum ActivationError {
         run_id: String,
         what: String,
         size: usize,
+        limit: usize,
+    },
+    /// An activation returned more commands than [`SandboxLimits::max_commands`](super::SandboxLimits).
+    #[error(
+        "workflow {workflow_type} (run {run_id}) produced {count} commands in one activation, \
+         more than the {limit} the sandbox allows; start fewer activities, timers or children \
+         at once (await some before starting more), or raise `SandboxLimits::max_commands`"
+    )]
+    TooManyCommands {
+        workflow_type: String,
+        run_id: String,
+        count: usize,
+        limit: usize,
+    },
+    /// An activation's commands carried more than
+    /// [`SandboxLimits::max_commands_bytes`](super::SandboxLimits) together.
+    #[error(
+        "workflow {workflow_type} (run {run_id}) produced {} of commands in one activation, \
+         more than the {} the sandbox allows (Temporal refuses a task completion over 4 MiB); \
+         pass references to large data instead of the data, start fewer commands at once, \
+         or raise `SandboxLimits::max_commands_bytes`",
+        mebibytes(.size),
+        mebibytes(.limit)
+    )]
+    CommandsTooLarge {
+        workflow_type: String,
+        run_id: String,
+        size: usize,
+        limit: usize,
+    },
+    /// The guest tried to copy more into the host in one call (its commands, a log
+    /// message) than the sandbox lets one call copy.
+    #[error(
+        "workflow {workflow_type} (run {run_id}) tried to copy more than {} out of the \
+         sandbox in one call (its commands or a log message); keep workflow output small, \
+         or raise `SandboxLimits::max_commands_bytes`",
+        mebibytes(.limit)
+    )]
+    CopyLimit {
+        workflow_type: String,
+        run_id: String,
         limit: usize,
     },
     /// The guest panicked; `message` is Rust's panic message from its stderr.
@@ -122,6 +191,10 @@ pub struct TrapContext<'a> {
     pub run_id: &'a str,
     pub deadline: Duration,
     pub max_wasm_stack: usize,
+    /// What one call may copy out of the guest (hostcall fuel).
+    pub max_copy_bytes: usize,
+    /// Which clock stopped the activation, if the deadline did.
+    pub overrun: Option<Overrun>,
     /// A memory growth refused during the activation.
     pub refused: Option<MemoryRefusal>,
     /// The guest's stderr from the activation.
@@ -138,16 +211,40 @@ pub fn classify_trap(error: &wasmtime::Error, context: TrapContext<'_>) -> Activ
             workflow_type,
             run_id,
             limit: context.deadline,
+            overrun: context.overrun.unwrap_or(Overrun::Cpu),
         };
     }
     // A refused growth explains whatever the guest did next: usually an abort, whose
     // message Rust's std prints after reading `RUST_BACKTRACE` (a forbidden call).
-    if let Some(MemoryRefusal { requested, limit }) = context.refused {
-        return ActivationError::MemoryLimit {
+    match context.refused {
+        Some(MemoryRefusal::RunCap { requested, limit }) => {
+            return ActivationError::MemoryLimit {
+                workflow_type,
+                run_id,
+                requested,
+                limit,
+            };
+        }
+        Some(MemoryRefusal::WorkerBudget {
+            requested,
+            in_use,
+            limit,
+        }) => {
+            return ActivationError::WorkerMemoryBudget {
+                workflow_type,
+                run_id,
+                requested,
+                in_use,
+                limit,
+            };
+        }
+        None => {}
+    }
+    if is_copy_limit(error) {
+        return ActivationError::CopyLimit {
             workflow_type,
             run_id,
-            requested,
-            limit,
+            limit: context.max_copy_bytes,
         };
     }
     if let Some(forbidden) = error.downcast_ref::<Forbidden>() {
@@ -166,6 +263,7 @@ pub fn classify_trap(error: &wasmtime::Error, context: TrapContext<'_>) -> Activ
     }
     let stderr = String::from_utf8_lossy(context.stderr);
     if let Some(message) = panic_message(&stderr) {
+        let message = escape_controls(&message).into_owned();
         return ActivationError::Panicked {
             workflow_type,
             run_id,
@@ -185,9 +283,19 @@ pub fn classify_trap(error: &wasmtime::Error, context: TrapContext<'_>) -> Activ
     ActivationError::Trap {
         workflow_type,
         run_id,
-        message,
-        stderr: stderr.into_owned(),
+        message: escape_controls(&message).into_owned(),
+        stderr: escape_controls(stderr.trim()).into_owned(),
     }
+}
+
+/// Whether wasmtime refused to copy more out of the guest than its hostcall fuel allows.
+/// Its error type is private, so its message is what identifies it.
+fn is_copy_limit(error: &wasmtime::Error) -> bool {
+    // The root cause only: the context above it (a backtrace) holds names the guest chose.
+    error
+        .root_cause()
+        .to_string()
+        .contains("fuel allocated for hostcalls has been exhausted")
 }
 
 /// Rust's panic message from a guest's stderr: the `panicked at FILE:LINE:COL:` line
@@ -201,6 +309,16 @@ fn panic_message(stderr: &str) -> Option<String> {
         .collect::<Vec<_>>()
         .join(" ");
     Some(message)
+}
+
+fn overrun_text(overrun: Overrun, limit: Duration) -> String {
+    match overrun {
+        Overrun::Cpu => format!("computed for {limit:?} of CPU time"),
+        Overrun::WallClock { limit } => format!(
+            "ran for {limit:?} on the wall clock (short of CPU while the worker was busy; the \
+             workflow task would soon time out)"
+        ),
+    }
 }
 
 fn mebibytes(bytes: &usize) -> String {
@@ -220,7 +338,7 @@ fn stderr_suffix(stderr: &str) -> String {
 fn guest_message(failure: &types::Failure) -> String {
     failure
         .iter()
-        .map(|frame| frame.message.as_str())
+        .map(|frame| escape_controls(&frame.message))
         .collect::<Vec<_>>()
         .join(": ")
 }
@@ -235,6 +353,8 @@ mod tests {
             run_id: "r1",
             deadline: Duration::from_secs(2),
             max_wasm_stack: 512 << 10,
+            max_copy_bytes: 14 << 20,
+            overrun: None,
             refused,
             stderr,
         }
@@ -269,8 +389,59 @@ mod tests {
     }
 
     #[test]
+    fn a_starved_run_is_told_it_was_the_wall_clock() {
+        let mut context = context(None, b"");
+        context.overrun = Some(Overrun::WallClock {
+            limit: Duration::from_secs(10),
+        });
+        let message = classify_trap(&trap(Trap::Interrupt), context).to_string();
+        assert!(
+            message.contains("ran for 10s on the wall clock"),
+            "{message}"
+        );
+        assert!(message.contains("2s activation deadline"), "{message}");
+    }
+
+    #[test]
+    fn a_refusal_of_the_worker_budget_names_it() {
+        let refused = MemoryRefusal::WorkerBudget {
+            requested: 1 << 20,
+            in_use: 100 << 20,
+            limit: 100 << 20,
+        };
+        let error = classify_trap(
+            &trap(Trap::UnreachableCodeReached),
+            context(Some(refused), b""),
+        );
+        let message = error.to_string();
+        assert!(
+            matches!(error, ActivationError::WorkerMemoryBudget { .. }),
+            "{message}"
+        );
+        assert!(
+            message.contains("hold 100.0 MiB of the 100.0 MiB"),
+            "{message}"
+        );
+        assert!(message.contains("max_total_memory_bytes"), "{message}");
+    }
+
+    #[test]
+    fn exhausted_hostcall_fuel_is_the_copy_limit() {
+        let error = wasmtime::format_err!(
+            "too much data is being copied between the host and the guest: fuel allocated \
+             for hostcalls has been exhausted"
+        )
+        .context("wasm backtrace: ...");
+        let message = classify_trap(&error, context(None, b"")).to_string();
+        assert!(
+            message.contains("copy more than 14.0 MiB out of the sandbox"),
+            "{message}"
+        );
+    }
+
+    #[test]
     fn an_abort_after_a_refused_growth_is_the_memory_cap() {
-        let refused = MemoryRefusal {
+        let refused = MemoryRefusal::RunCap {
             requested: (64 << 20) + (1 << 20),
             limit: 64 << 20,
         };
@@ -293,7 +464,7 @@ mod tests {
 
     #[test]
     fn the_memory_cap_explains_the_environment_read_of_the_abort_that_follows() {
-        let refused = MemoryRefusal {
+        let refused = MemoryRefusal::RunCap {
             requested: 2 << 20,
             limit: 1 << 20,
         };
@@ -330,6 +501,15 @@ mod tests {
             "{message}"
         );
         assert!(!message.contains("RUST_BACKTRACE"), "{message}");
+    }
+
+    #[test]
+    fn guest_text_cannot_break_the_line() {
+        let stderr = b"oops\n2026-12-06T12:00:00Z ERROR sandglass_host::worker: forged\n";
+        let message =
+            classify_trap(&trap(Trap::IntegerDivisionByZero), context(None, stderr)).to_string();
+        assert!(!message.contains('\n'), "{message}");
+        assert!(message.contains("oops\\n2026"), "{message}");
     }
 
     #[test]

@@ -5,11 +5,15 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{Workflows, guest, host, types};
-use super::engine::ticks_for;
+use super::deadline::Deadline;
 use super::error::{ActivationError, TrapContext, classify_trap};
+use super::forbidden::Forbidden;
+use super::guest_log::{GuestLog, escape_controls};
 use super::limiter::RunLimiter;
 use super::module::WorkflowModule;
-use super::output::{OversizedCommand, oversized_command};
+use super::output::{
+    OutputViolation, OversizedCommand, bound_task_failure, check_commands, hostcall_fuel,
+};
 use super::wasi::DeterministicParts;
 use super::{Sandbox, SandboxLimits};
 use crate::bridge::payload::timestamp_to_system_time;
@@ -20,17 +24,22 @@ pub struct RunIdentity {
     pub workflow_type: String,
     pub run_id: String,
     pub randomness_seed: u64,
+    /// The run's workflow task timeout, when known: an activation is stopped before it.
+    pub task_timeout: Option<std::time::Duration>,
 }
 
 /// Host objects (streams, pollables, descriptors) one run may hold at once. A workflow
 /// needs a handful; without a bound a guest could make the host keep a million.
 const MAX_HOST_RESOURCES: usize = 1024;
 
-/// The store data of one run: its WASI context and the deterministic parts behind it.
+/// The store data of one run: its WASI context and the deterministic parts behind it,
+/// and the limits its activations run under.
 pub struct RunState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limits: RunLimiter,
+    deadline: Deadline,
+    log: GuestLog,
     replaying: bool,
     workflow_type: String,
     run_id: String,
@@ -38,21 +47,22 @@ pub struct RunState {
 
 impl RunState {
     pub(crate) fn new(
+        sandbox: &Sandbox,
         parts: &DeterministicParts,
-        randomness_seed: u64,
-        limits: &SandboxLimits,
-        workflow_type: &str,
-        run_id: &str,
+        identity: &RunIdentity,
     ) -> Self {
+        let limits = sandbox.limits();
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_HOST_RESOURCES);
         Self {
-            wasi: parts.wasi_ctx(randomness_seed),
+            wasi: parts.wasi_ctx(identity.randomness_seed),
             table,
-            limits: RunLimiter::new(limits),
+            limits: RunLimiter::new(limits, sandbox.memory_budget().clone()),
+            deadline: Deadline::new(limits.activation_deadline, identity.task_timeout),
+            log: GuestLog::new(limits.max_output_bytes),
             replaying: false,
-            workflow_type: workflow_type.to_owned(),
-            run_id: run_id.to_owned(),
+            workflow_type: identity.workflow_type.clone(),
+            run_id: identity.run_id.clone(),
         }
     }
 }
@@ -71,14 +81,8 @@ impl host::Host for RunState {
         if self.replaying {
             return;
         }
-        let (workflow_type, run_id) = (&self.workflow_type, &self.run_id);
-        match level {
-            host::LogLevel::Trace => tracing::trace!(workflow_type, run_id, "{message}"),
-            host::LogLevel::Debug => tracing::debug!(workflow_type, run_id, "{message}"),
-            host::LogLevel::Info => tracing::info!(workflow_type, run_id, "{message}"),
-            host::LogLevel::Warn => tracing::warn!(workflow_type, run_id, "{message}"),
-            host::LogLevel::Error => tracing::error!(workflow_type, run_id, "{message}"),
-        }
+        self.log
+            .log(level, &self.workflow_type, &self.run_id, &message);
     }
 }
 
@@ -102,26 +106,34 @@ impl WorkflowInstance {
     ) -> Result<Self, ActivationError> {
         let limits = sandbox.limits();
         let parts = DeterministicParts::new(identity.randomness_seed, limits.max_output_bytes);
-        let mut store = Store::new(
-            sandbox.engine(),
-            RunState::new(
-                &parts,
-                identity.randomness_seed,
-                limits,
-                &identity.workflow_type,
-                &identity.run_id,
-            ),
-        );
-        store.limiter(|state| &mut state.limits);
-        store.epoch_deadline_trap();
-        store.set_epoch_deadline(ticks_for(limits.activation_deadline));
-        let workflows = module.pre().instantiate(&mut store).map_err(|source| {
-            ActivationError::Instantiate {
-                workflow_type: identity.workflow_type.clone(),
-                run_id: identity.run_id.clone(),
-                source: source.into(),
+        let mut store = run_store(sandbox, &parts, &identity);
+        let workflows = match module.pre().instantiate(&mut store) {
+            Ok(workflows) => workflows,
+            Err(source) => {
+                // A trap in the component's start, or a refused memory, explains the
+                // failure better than wasmtime's message.
+                if source.downcast_ref::<wasmtime::Trap>().is_some()
+                    || source.downcast_ref::<Forbidden>().is_some()
+                    || store.data().limits.has_refusal()
+                {
+                    let stderr = parts.stderr.take();
+                    return Err(classify_trap(
+                        &source,
+                        trap_context(&identity, limits, store.data_mut(), &stderr),
+                    ));
+                }
+                // wasmtime's message, without the backtrace that names the guest's
+                // functions (names the guest chose).
+                return Err(ActivationError::Instantiate {
+                    workflow_type: identity.workflow_type.clone(),
+                    run_id: identity.run_id.clone(),
+                    source: anyhow::anyhow!(
+                        "{}",
+                        escape_controls(&source.root_cause().to_string())
+                    ),
+                });
             }
-        })?;
+        };
         Ok(Self {
             store,
             workflows,
@@ -135,9 +147,15 @@ impl WorkflowInstance {
         &self.identity
     }
 
+    /// Bytes of the worker's memory budget this run holds (its linear memory).
+    pub fn reserved_memory(&self) -> usize {
+        self.store.data().limits.reserved()
+    }
+
     /// Runs one activation in the guest and returns its commands.
     ///
-    /// Blocks the calling thread for up to the activation deadline; call it from a
+    /// Blocks the calling thread while the guest runs: up to the activation deadline in
+    /// CPU time, five times that on the wall clock at most. Call it from a
     /// blocking-friendly thread, never from an async task directly. After an error the
     /// instance must be dropped: the guest may have been stopped mid-way.
     pub fn activate(
@@ -156,9 +174,7 @@ impl WorkflowInstance {
         }
         let replaying = activation.is_replaying;
         self.store.data_mut().replaying = replaying;
-        self.store.data_mut().limits.take_refusal();
-        self.store
-            .set_epoch_deadline(ticks_for(self.limits.activation_deadline));
+        start_call(&mut self.store);
         let outcome = self
             .workflows
             .sandglass_workflow_guest()
@@ -166,26 +182,54 @@ impl WorkflowInstance {
         let stdout = self.parts.stdout.take();
         let stderr = self.parts.stderr.take();
         if !replaying {
-            self.log_output("stdout", &stdout);
-            self.log_output("stderr", &stderr);
+            let (workflow_type, run_id) = (&self.identity.workflow_type, &self.identity.run_id);
+            let log = &mut self.store.data_mut().log;
+            log.stream("stdout", workflow_type, run_id, &stdout);
+            log.stream("stderr", workflow_type, run_id, &stderr);
+            log.report_dropped(workflow_type, run_id);
         }
         match outcome {
-            Ok(Ok(commands)) => match oversized_command(&commands, self.limits.max_payload_bytes) {
-                None => Ok(commands),
-                Some(OversizedCommand { what, size }) => Err(ActivationError::PayloadTooLarge {
+            Ok(Ok(mut commands)) => match check_commands(&mut commands, &self.limits) {
+                Ok(()) => Ok(commands),
+                Err(violation) => Err(self.output_error(violation)),
+            },
+            Ok(Err(mut failure)) => {
+                bound_task_failure(&mut failure);
+                Err(ActivationError::Guest {
                     workflow_type: self.identity.workflow_type.clone(),
                     run_id: self.identity.run_id.clone(),
+                    failure,
+                })
+            }
+            Err(error) => Err(self.trap_error(error, &stderr)),
+        }
+    }
+
+    fn output_error(&self, violation: OutputViolation) -> ActivationError {
+        let workflow_type = self.identity.workflow_type.clone();
+        let run_id = self.identity.run_id.clone();
+        match violation {
+            OutputViolation::TooManyCommands { count } => ActivationError::TooManyCommands {
+                workflow_type,
+                run_id,
+                count,
+                limit: self.limits.max_commands,
+            },
+            OutputViolation::TooManyBytes { size } => ActivationError::CommandsTooLarge {
+                workflow_type,
+                run_id,
+                size,
+                limit: self.limits.max_commands_bytes,
+            },
+            OutputViolation::Oversized(OversizedCommand { what, size }) => {
+                ActivationError::PayloadTooLarge {
+                    workflow_type,
+                    run_id,
                     what,
                     size,
                     limit: self.limits.max_payload_bytes,
-                }),
-            },
-            Ok(Err(failure)) => Err(ActivationError::Guest {
-                workflow_type: self.identity.workflow_type.clone(),
-                run_id: self.identity.run_id.clone(),
-                failure,
-            }),
-            Err(error) => Err(self.trap_error(error, &stderr)),
+                }
+            }
         }
     }
 
@@ -193,34 +237,58 @@ impl WorkflowInstance {
         tracing::debug!(
             workflow_type = %self.identity.workflow_type,
             run_id = %self.identity.run_id,
-            "guest trapped: {error:?}"
+            "guest trapped: {}",
+            escape_controls(&format!("{error:?}"))
         );
         classify_trap(
             &error,
-            TrapContext {
-                workflow_type: &self.identity.workflow_type,
-                run_id: &self.identity.run_id,
-                deadline: self.limits.activation_deadline,
-                max_wasm_stack: self.limits.max_wasm_stack,
-                refused: self.store.data_mut().limits.take_refusal(),
-                stderr,
-            },
+            trap_context(&self.identity, &self.limits, self.store.data_mut(), stderr),
         )
     }
+}
 
-    /// Guest prints go to the worker log, one event per line, tagged with the run.
-    fn log_output(&self, stream: &'static str, bytes: &[u8]) {
-        if bytes.is_empty() {
-            return;
-        }
-        let text = String::from_utf8_lossy(bytes);
-        for line in text.lines().filter(|line| !line.is_empty()) {
-            tracing::info!(
-                workflow_type = %self.identity.workflow_type,
-                run_id = %self.identity.run_id,
-                stream,
-                "{line}"
-            );
-        }
+/// A store for one run, under the sandbox's limits: the run's memory cap and the
+/// worker's memory budget, the CPU deadline (started for the instantiation that follows),
+/// and the copy limit on what one call may hand the host.
+pub(crate) fn run_store(
+    sandbox: &Sandbox,
+    parts: &DeterministicParts,
+    identity: &RunIdentity,
+) -> Store<RunState> {
+    let state = RunState::new(sandbox, parts, identity);
+    let mut store = Store::new(sandbox.engine(), state);
+    store.limiter(|state| &mut state.limits);
+    store.epoch_deadline_callback(|mut state| Ok(state.data_mut().deadline.check()));
+    store.set_hostcall_fuel(hostcall_fuel(sandbox.limits()));
+    start_call(&mut store);
+    store
+}
+
+/// Renews the per-call limits before a call into the guest: its deadline, its log
+/// allowance, and the note of a refused memory growth.
+pub(crate) fn start_call(store: &mut Store<RunState>) {
+    let state = store.data_mut();
+    state.limits.renew();
+    state.log.renew();
+    let ticks = state.deadline.start();
+    store.set_epoch_deadline(ticks);
+}
+
+/// What the host knew when a guest call (or instantiation) of `identity`'s run failed.
+fn trap_context<'a>(
+    identity: &'a RunIdentity,
+    limits: &SandboxLimits,
+    state: &mut RunState,
+    stderr: &'a [u8],
+) -> TrapContext<'a> {
+    TrapContext {
+        workflow_type: &identity.workflow_type,
+        run_id: &identity.run_id,
+        deadline: limits.activation_deadline,
+        max_wasm_stack: limits.max_wasm_stack,
+        max_copy_bytes: hostcall_fuel(limits),
+        overrun: state.deadline.overrun(),
+        refused: state.limits.take_refusal(),
+        stderr,
     }
 }

@@ -1,8 +1,11 @@
 //! The resource limiter of one run's store.
 
+use std::sync::Arc;
+
 use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 
 use super::SandboxLimits;
+use super::memory_budget::MemoryBudget;
 
 /// Core instances, tables and memories one run may create. A Rust component built for
 /// `wasm32-wasip2` has a handful of each (the program, the WASIp1 adapter, shims);
@@ -12,30 +15,53 @@ const MAX_TABLES: usize = 16;
 const MAX_MEMORIES: usize = 16;
 /// Elements in any one table: a Rust program's function table has a few thousand.
 const MAX_TABLE_ELEMENTS: usize = 100_000;
+/// What one table element costs the host: a pointer.
+const TABLE_ELEMENT_BYTES: usize = std::mem::size_of::<usize>();
 
-/// A memory growth the limiter refused because of [`SandboxLimits::max_memory_bytes`].
+/// A memory growth the limiter refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MemoryRefusal {
-    /// The size, in bytes, the guest asked its memory to grow to.
-    pub requested: usize,
-    /// The cap it ran into.
-    pub limit: usize,
+pub enum MemoryRefusal {
+    /// The run would have grown past [`SandboxLimits::max_memory_bytes`].
+    RunCap {
+        /// The size, in bytes, the guest asked its memory to grow to.
+        requested: usize,
+        /// The cap it ran into.
+        limit: usize,
+    },
+    /// The worker's runs together would have held more than
+    /// [`SandboxLimits::max_total_memory_bytes`], even after evicting the idle ones.
+    WorkerBudget {
+        /// The bytes the growth needed.
+        requested: usize,
+        /// The bytes the worker's runs held.
+        in_use: usize,
+        /// The budget.
+        limit: usize,
+    },
 }
 
-/// wasmtime's `StoreLimits` plus a note of the last memory growth refused for the cap.
+/// wasmtime's `StoreLimits`, the worker's memory budget (which a run's memories and
+/// tables draw on), and a note of the last memory growth refused.
 ///
 /// A refused `memory.grow` is not a trap: the guest sees it fail and usually aborts
 /// (Rust prints "memory allocation of N bytes failed" and executes `unreachable`). The
-/// note lets the host name the cap as the cause of that trap instead of reporting a bare
-/// `unreachable`.
+/// note lets the host name the limit as the cause of that trap instead of reporting a
+/// bare `unreachable`.
 pub struct RunLimiter {
     limits: StoreLimits,
     max_memory_bytes: usize,
+    budget: Arc<MemoryBudget>,
+    /// What this run's memories and tables reserved from the budget; given back on drop.
+    reserved: usize,
+    /// The size of this run's memories together.
+    memory_bytes: usize,
+    /// The budget refused this call into the guest once already (after reclaiming).
+    budget_exhausted: bool,
     refused: Option<MemoryRefusal>,
 }
 
 impl RunLimiter {
-    pub fn new(limits: &SandboxLimits) -> Self {
+    pub fn new(limits: &SandboxLimits, budget: Arc<MemoryBudget>) -> Self {
         Self {
             limits: StoreLimitsBuilder::new()
                 .memory_size(limits.max_memory_bytes)
@@ -45,14 +71,38 @@ impl RunLimiter {
                 .table_elements(MAX_TABLE_ELEMENTS)
                 .build(),
             max_memory_bytes: limits.max_memory_bytes,
+            budget,
+            reserved: 0,
+            memory_bytes: 0,
+            budget_exhausted: false,
             refused: None,
         }
     }
 
-    /// The refusal noted since the last call, if any; call before each activation to
-    /// start clean and after a trap to explain it.
+    /// The refusal noted since the last call, if any; call after a trap to explain it.
     pub fn take_refusal(&mut self) -> Option<MemoryRefusal> {
         self.refused.take()
+    }
+
+    /// Starts a call into the guest: forgets the last call's refusals.
+    pub fn renew(&mut self) {
+        self.refused = None;
+        self.budget_exhausted = false;
+    }
+
+    /// Bytes this run's memories hold of the worker's budget.
+    pub fn reserved(&self) -> usize {
+        self.reserved
+    }
+
+    pub fn has_refusal(&self) -> bool {
+        self.refused.is_some()
+    }
+}
+
+impl Drop for RunLimiter {
+    fn drop(&mut self) {
+        self.budget.release(self.reserved);
     }
 }
 
@@ -63,14 +113,40 @@ impl ResourceLimiter for RunLimiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let allowed = self.limits.memory_growing(current, desired, maximum)?;
-        if !allowed && desired > self.max_memory_bytes {
-            self.refused = Some(MemoryRefusal {
-                requested: desired,
+        let growth = desired.saturating_sub(current);
+        // The cap is the run's, over all its memories together: a component may declare
+        // several, and wasmtime's own limit applies to each alone.
+        let run_total = self.memory_bytes.saturating_add(growth);
+        if !self.limits.memory_growing(current, desired, maximum)? {
+            if desired > self.max_memory_bytes {
+                self.refused = Some(MemoryRefusal::RunCap {
+                    requested: run_total,
+                    limit: self.max_memory_bytes,
+                });
+            }
+            return Ok(false);
+        }
+        if run_total > self.max_memory_bytes {
+            self.refused = Some(MemoryRefusal::RunCap {
+                requested: run_total,
                 limit: self.max_memory_bytes,
             });
+            return Ok(false);
         }
-        Ok(allowed)
+        if self.budget_exhausted || !self.budget.reserve(growth) {
+            // One reclaim per call into the guest: a guest that keeps asking after a
+            // refusal must not keep the worker scanning its cache.
+            self.budget_exhausted = true;
+            self.refused = Some(MemoryRefusal::WorkerBudget {
+                requested: growth,
+                in_use: self.budget.used(),
+                limit: self.budget.limit(),
+            });
+            return Ok(false);
+        }
+        self.reserved += growth;
+        self.memory_bytes = run_total;
+        Ok(true)
     }
 
     fn table_growing(
@@ -79,7 +155,19 @@ impl ResourceLimiter for RunLimiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        self.limits.table_growing(current, desired, maximum)
+        if !self.limits.table_growing(current, desired, maximum)? {
+            return Ok(false);
+        }
+        // Tables live in host memory too: a run could hold sixteen of 100,000 elements.
+        let growth = desired
+            .saturating_sub(current)
+            .saturating_mul(TABLE_ELEMENT_BYTES);
+        if self.budget_exhausted || !self.budget.reserve(growth) {
+            self.budget_exhausted = true;
+            return Ok(false);
+        }
+        self.reserved += growth;
+        Ok(true)
     }
 
     fn instances(&self) -> usize {
@@ -100,10 +188,13 @@ mod tests {
     use super::*;
 
     fn limiter(max_memory_bytes: usize) -> RunLimiter {
-        RunLimiter::new(&SandboxLimits {
-            max_memory_bytes,
-            ..SandboxLimits::default()
-        })
+        RunLimiter::new(
+            &SandboxLimits {
+                max_memory_bytes,
+                ..SandboxLimits::default()
+            },
+            Arc::new(MemoryBudget::new(usize::MAX)),
+        )
     }
 
     #[test]
@@ -114,7 +205,7 @@ mod tests {
         assert!(!limiter.memory_growing(1 << 20, 2 << 20, None).unwrap());
         assert_eq!(
             limiter.take_refusal(),
-            Some(MemoryRefusal {
+            Some(MemoryRefusal::RunCap {
                 requested: 2 << 20,
                 limit: 1 << 20
             })
@@ -141,5 +232,57 @@ mod tests {
                 .table_growing(0, MAX_TABLE_ELEMENTS + 1, None)
                 .unwrap()
         );
+    }
+
+    #[test]
+    fn growth_is_reserved_from_the_worker_budget_and_given_back_on_drop() {
+        let budget = Arc::new(MemoryBudget::new(3 << 20));
+        let limits = SandboxLimits::default();
+        let mut first = RunLimiter::new(&limits, budget.clone());
+        assert!(first.memory_growing(0, 2 << 20, None).unwrap());
+        let mut second = RunLimiter::new(&limits, budget.clone());
+        assert!(!second.memory_growing(0, 2 << 20, None).unwrap());
+        assert_eq!(
+            second.take_refusal(),
+            Some(MemoryRefusal::WorkerBudget {
+                requested: 2 << 20,
+                in_use: 2 << 20,
+                limit: 3 << 20
+            })
+        );
+        drop(first);
+        assert_eq!(budget.used(), 0);
+        second.renew();
+        assert!(second.memory_growing(0, 2 << 20, None).unwrap());
+    }
+
+    #[test]
+    fn the_run_cap_covers_all_its_memories_together() {
+        let mut limiter = limiter(4 << 20);
+        assert!(limiter.memory_growing(0, 3 << 20, None).unwrap());
+        assert!(
+            !limiter.memory_growing(0, 3 << 20, None).unwrap(),
+            "a second memory of 3 MiB passes the run's 4 MiB"
+        );
+        assert_eq!(
+            limiter.take_refusal(),
+            Some(MemoryRefusal::RunCap {
+                requested: 6 << 20,
+                limit: 4 << 20
+            })
+        );
+    }
+
+    #[test]
+    fn after_a_refusal_the_budget_is_not_asked_again_until_the_next_call() {
+        let budget = Arc::new(MemoryBudget::new(1 << 20));
+        let mut limiter = RunLimiter::new(&SandboxLimits::default(), budget);
+        assert!(!limiter.memory_growing(0, 2 << 20, None).unwrap());
+        assert!(
+            !limiter.memory_growing(0, 1 << 20, None).unwrap(),
+            "refused without asking the budget"
+        );
+        limiter.renew();
+        assert!(limiter.memory_growing(0, 1 << 20, None).unwrap());
     }
 }

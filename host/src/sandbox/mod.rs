@@ -13,11 +13,14 @@
 //!   trap, a deadline overrun or a memory cap hit ends only that instance.
 
 mod code_cache;
+mod deadline;
 mod engine;
 mod error;
 mod forbidden;
+mod guest_log;
 mod instance;
 mod limiter;
+mod memory_budget;
 mod module;
 mod output;
 pub mod wasi;
@@ -31,40 +34,65 @@ use wasmtime::Engine;
 use wasmtime::component::Linker;
 
 pub use code_cache::CodeCache;
+pub use deadline::Overrun;
 pub use error::ActivationError;
 pub use forbidden::Forbidden;
+pub use guest_log::escape_controls;
 pub use instance::{RunIdentity, WorkflowInstance};
+pub use memory_budget::{MemoryBudget, Reclaim};
 pub use module::{ModuleError, WorkflowModule, digest_of};
+pub use output::{command_name, quoted, shorten};
 
 use engine::{EpochTicker, build_engine};
 use instance::RunState;
 
-/// Per-instance limits. Each is enforced by wasmtime, so a hostile guest cannot exceed
-/// it; a guest that hits one fails its workflow task, never the worker.
+/// The sandbox's limits: per activation, per run, and for the worker as a whole. Each
+/// is enforced by wasmtime or checked by the host before anything leaves the sandbox, so
+/// a hostile guest cannot exceed it; a guest that hits one fails its workflow task, never
+/// the worker.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct SandboxLimits {
-    /// Longest an activation may run without returning (deadlock detection). Default 2 s,
-    /// like the Python SDK's. Checked at the guest's loop headers and calls to within
-    /// 10 ms.
+    /// CPU time an activation may use without returning (deadlock detection). Default
+    /// 2 s, like the Python SDK's deadline. Counted in the guest thread's own CPU time,
+    /// so other runs' load does not eat into it; a run starved of CPU is stopped after
+    /// five times this on the wall clock. Checked at the guest's loop headers and calls,
+    /// to within 10 ms.
     pub activation_deadline: Duration,
     /// Most linear memory one instance may grow to. Default 64 MiB. A refused growth
-    /// that ends the guest is reported as [`ActivationError::MemoryLimit`]. The host
-    /// keeps this much per cached run at worst, so it bounds the cache's memory too.
+    /// that ends the guest is reported as [`ActivationError::MemoryLimit`].
     pub max_memory_bytes: usize,
+    /// Most linear memory all runs of the worker may hold together (cached and running).
+    /// Default: half the memory of the host, or of its cgroup when it has a limit. When a
+    /// run's growth does not fit, idle cached runs are evicted (least recently used
+    /// first; Temporal rebuilds them by replay when they next have work); what still does
+    /// not fit fails that run's task as [`ActivationError::WorkerMemoryBudget`], and
+    /// Temporal retries it.
+    pub max_total_memory_bytes: usize,
     /// Most native stack the guest's wasm may use. Default 512 KiB; deeper recursion
     /// traps as [`ActivationError::StackOverflow`]. Rust guests also keep a 1 MiB stack
     /// of their own in linear memory, whose overflow shows as an out-of-bounds access.
     pub max_wasm_stack: usize,
-    /// Most stdout (and, separately, stderr) kept per activation; the rest is dropped.
-    /// Default 64 KiB.
+    /// Most guest output kept per activation, for each of stdout, stderr and the
+    /// `host.log` calls; the rest is dropped (and the log says how much). Default 64 KiB.
     pub max_output_bytes: usize,
     /// Most payload bytes (data and metadata) one command may carry: the workflow's
-    /// result, an activity's arguments, a failure's text and details. Default 2 MiB,
-    /// Temporal's default blob size limit (`limit.blobSize.error`); the server rejects
-    /// larger ones anyway, so raise this only together with the server's limit. A larger
-    /// command fails the workflow task with a message naming it.
+    /// result, an activity's arguments, a failure's text and details, a query's answer.
+    /// Default 2 MiB, Temporal's default blob size limit (`limit.blobSize.error`); the
+    /// server rejects larger ones anyway, so raise this only together with the server's
+    /// limit. A larger command fails the workflow task with a message naming it (a larger
+    /// query answer fails the query).
     pub max_payload_bytes: usize,
+    /// Most commands one activation may return. Default 10,000; more fails the task as
+    /// [`ActivationError::TooManyCommands`].
+    pub max_commands: usize,
+    /// Most bytes one activation's commands may carry together (payloads, names and a
+    /// little per element). Default 3.5 MiB: Temporal refuses a task completion over
+    /// 4 MiB, and the rest is room for what core adds. More fails the task as
+    /// [`ActivationError::CommandsTooLarge`]. Four times this is also what one call may
+    /// copy out of the guest at all (wasmtime's hostcall fuel), which bounds the host
+    /// memory an activation's output or a log message can take before it is checked.
+    pub max_commands_bytes: usize,
     /// Instances alive at once, taken from a pool of that many preallocated slots
     /// (wasmtime's pooling allocator): starting a run reuses a slot, its memory
     /// mapping and its copy-on-write image instead of mapping new ones. `None` (the
@@ -79,9 +107,12 @@ impl Default for SandboxLimits {
         Self {
             activation_deadline: Duration::from_secs(2),
             max_memory_bytes: 64 << 20,
+            max_total_memory_bytes: memory_budget::default_budget(),
             max_wasm_stack: 512 << 10,
             max_output_bytes: 64 << 10,
             max_payload_bytes: 2 << 20,
+            max_commands: 10_000,
+            max_commands_bytes: 7 << 19,
             instance_pool: None,
         }
     }
@@ -97,6 +128,7 @@ struct SandboxInner {
     engine: Engine,
     linker: Linker<RunState>,
     limits: SandboxLimits,
+    memory: Arc<MemoryBudget>,
     code_cache: Option<CodeCache>,
     _ticker: EpochTicker,
 }
@@ -125,6 +157,7 @@ impl Sandbox {
             inner: Arc::new(SandboxInner {
                 engine,
                 linker,
+                memory: Arc::new(MemoryBudget::new(limits.max_total_memory_bytes)),
                 limits,
                 code_cache,
                 _ticker: ticker,
@@ -142,6 +175,11 @@ impl Sandbox {
 
     pub fn limits(&self) -> &SandboxLimits {
         &self.inner.limits
+    }
+
+    /// The worker's memory budget, which every run's growth is reserved from.
+    pub fn memory_budget(&self) -> &Arc<MemoryBudget> {
+        &self.inner.memory
     }
 
     pub fn code_cache(&self) -> Option<&CodeCache> {

@@ -2,15 +2,16 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
-use wasmtime::Store;
 use wasmtime::component::Component;
 
 use super::Sandbox;
 use super::bindings::guest::WorkflowDescription;
 use super::bindings::{WIT_PACKAGE, WorkflowsPre};
-use super::instance::RunState;
+use super::guest_log::escape_controls;
+use super::instance::{RunIdentity, RunState, run_store, start_call};
 use super::wasi::DeterministicParts;
 
 /// Why a workflow module could not be loaded. Each message names the file and the fix.
@@ -63,9 +64,14 @@ pub enum ModuleError {
     NoWorkflows { origin: String },
 }
 
-/// A compiled workflow component, ready to instantiate once per run.
+/// A compiled workflow component, ready to instantiate once per run. Cheap to clone (an
+/// `Arc`): the worker keeps one clone per workflow type it serves.
 #[derive(Clone)]
 pub struct WorkflowModule {
+    inner: Arc<ModuleInner>,
+}
+
+struct ModuleInner {
     origin: String,
     digest: String,
     pre: WorkflowsPre<RunState>,
@@ -74,12 +80,21 @@ pub struct WorkflowModule {
     imports: Vec<String>,
 }
 
+/// What a module may declare: far more than any workflow component has, and little
+/// enough that what the guest's `workflow-types` returns stays small.
+const MAX_WORKFLOW_TYPES: usize = 1000;
+const MAX_HANDLERS_PER_TYPE: usize = 1000;
+/// Temporal's limit on names (`limit.maxIDLength`).
+const MAX_NAME_BYTES: usize = 1000;
+/// What the guest's answer to `workflow-types` may copy into the host.
+const INTROSPECTION_FUEL: usize = 1 << 20;
+
 impl fmt::Debug for WorkflowModule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WorkflowModule")
-            .field("origin", &self.origin)
-            .field("digest", &self.digest)
-            .field("workflow_types", &self.workflow_types)
+            .field("origin", &self.inner.origin)
+            .field("digest", &self.inner.digest)
+            .field("workflow_types", &self.inner.workflow_types)
             .finish()
     }
 }
@@ -150,25 +165,34 @@ impl WorkflowModule {
         let descriptions =
             describe_workflows(sandbox, &pre).map_err(|source| ModuleError::Introspection {
                 origin: origin.clone(),
-                source,
+                // The guest's names can be in it (a backtrace's function names).
+                source: anyhow::anyhow!("{}", escape_controls(&source.root_cause().to_string())),
             })?;
+        if let Some(problem) = oversized_description(&descriptions) {
+            return Err(ModuleError::Introspection {
+                origin,
+                source: anyhow::anyhow!("{problem}"),
+            });
+        }
         let workflow_types: Vec<String> = descriptions.iter().map(|d| d.name.clone()).collect();
         if workflow_types.is_empty() {
             return Err(ModuleError::NoWorkflows { origin });
         }
         Ok(Self {
-            origin,
-            digest,
-            pre,
-            workflow_types,
-            descriptions,
-            imports,
+            inner: Arc::new(ModuleInner {
+                origin,
+                digest,
+                pre,
+                workflow_types,
+                descriptions,
+                imports,
+            }),
         })
     }
 
     /// Each workflow type with the signals, queries and updates it handles.
     pub fn descriptions(&self) -> &[WorkflowDescription] {
-        &self.descriptions
+        &self.inner.descriptions
     }
 
     /// The `sandglass:workflow` package version the component was built against.
@@ -178,27 +202,59 @@ impl WorkflowModule {
 
     /// The interfaces the component imports (WASI and the Sandglass host's), by name.
     pub fn imports(&self) -> &[String] {
-        &self.imports
+        &self.inner.imports
     }
 
     /// Where the module came from (a file path, usually).
     pub fn origin(&self) -> &str {
-        &self.origin
+        &self.inner.origin
     }
 
     /// `sha256:<hex>` of the component's bytes: the module's identity.
     pub fn digest(&self) -> &str {
-        &self.digest
+        &self.inner.digest
     }
 
     /// The workflow types the component defines.
     pub fn workflow_types(&self) -> &[String] {
-        &self.workflow_types
+        &self.inner.workflow_types
     }
 
     pub(crate) fn pre(&self) -> &WorkflowsPre<RunState> {
-        &self.pre
+        &self.inner.pre
     }
+}
+
+/// What is wrong with a module's description of itself, if anything is too large.
+fn oversized_description(descriptions: &[WorkflowDescription]) -> Option<String> {
+    if descriptions.len() > MAX_WORKFLOW_TYPES {
+        return Some(format!(
+            "it declares {} workflow types; a module may declare {MAX_WORKFLOW_TYPES}",
+            descriptions.len()
+        ));
+    }
+    for description in descriptions {
+        let handlers = [
+            &description.signals,
+            &description.queries,
+            &description.updates,
+        ];
+        if handlers
+            .iter()
+            .any(|names| names.len() > MAX_HANDLERS_PER_TYPE)
+        {
+            return Some(format!(
+                "a workflow type declares more than {MAX_HANDLERS_PER_TYPE} handlers of one kind"
+            ));
+        }
+        let names = std::iter::once(&description.name).chain(handlers.into_iter().flatten());
+        if names.into_iter().any(|name| name.len() > MAX_NAME_BYTES) {
+            return Some(format!(
+                "a workflow type or handler name is longer than {MAX_NAME_BYTES} bytes"
+            ));
+        }
+    }
+    None
 }
 
 /// Instantiates the component once, under the usual limits, to ask what it defines.
@@ -207,16 +263,16 @@ fn describe_workflows(
     pre: &WorkflowsPre<RunState>,
 ) -> anyhow::Result<Vec<WorkflowDescription>> {
     let parts = DeterministicParts::new(0, sandbox.limits().max_output_bytes);
-    let mut store = Store::new(
-        sandbox.engine(),
-        RunState::new(&parts, 0, sandbox.limits(), "<introspection>", ""),
-    );
-    store.limiter(|state| &mut state.limits);
-    store.epoch_deadline_trap();
-    store.set_epoch_deadline(super::engine::ticks_for(
-        sandbox.limits().activation_deadline,
-    ));
+    let identity = RunIdentity {
+        workflow_type: "<introspection>".to_owned(),
+        run_id: String::new(),
+        randomness_seed: 0,
+        task_timeout: None,
+    };
+    let mut store = run_store(sandbox, &parts, &identity);
     let workflows = pre.instantiate(&mut store)?;
+    start_call(&mut store);
+    store.set_hostcall_fuel(INTROSPECTION_FUEL);
     Ok(workflows
         .sandglass_workflow_guest()
         .call_workflow_types(&mut store)?)

@@ -199,6 +199,10 @@ impl tokio::io::AsyncWrite for CapturedOutput {
     }
 }
 
+/// Most random bytes one WASI call may ask for (wasmtime-wasi's default is 64 MiB); a
+/// larger request traps.
+const MAX_RANDOM_BYTES: u64 = 1 << 20;
+
 /// The replay-safe pieces a run's WASI context is built from; the host keeps clones to
 /// drive them between activations.
 #[derive(Clone, Debug)]
@@ -228,6 +232,8 @@ impl DeterministicParts {
             .secure_random(self.random.clone())
             .insecure_random(self.random.clone())
             .insecure_random_seed(u128::from(randomness_seed))
+            // One call's bytes are allocated on the host before the guest sees them.
+            .max_random_size(MAX_RANDOM_BYTES)
             .stdin(ForbiddenStdin)
             .stdout(self.stdout.clone())
             .stderr(self.stderr.clone())

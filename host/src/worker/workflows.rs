@@ -2,13 +2,16 @@
 //! completions out.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Instant;
 
+use prost::Message;
 use temporalio_common::protos::coresdk::workflow_activation::{
     WorkflowActivation, remove_from_cache::EvictionReason, workflow_activation_job::Variant,
 };
 use temporalio_common::protos::coresdk::workflow_commands::{
-    QueryResult, query_result, workflow_command::Variant as CoreCommand,
+    QueryResult, UpdateResponse, query_result, update_response,
+    workflow_command::Variant as CoreCommand,
 };
 use temporalio_common::protos::coresdk::workflow_completion::WorkflowActivationCompletion;
 use temporalio_common::protos::coresdk::workflow_completion::workflow_activation_completion::Status;
@@ -16,15 +19,18 @@ use temporalio_common::protos::temporal::api::enums::v1::VersioningBehavior as P
 use temporalio_common::protos::temporal::api::enums::v1::WorkflowTaskFailedCause;
 use temporalio_common::protos::temporal::api::failure::v1::Failure;
 use temporalio_common::worker::VersioningBehavior;
-use temporalio_sdk_core::{PollError, Worker as CoreWorker};
+use temporalio_sdk_core::{CompleteWfError, PollError, Worker as CoreWorker};
 use tokio::task::JoinSet;
 
 use crate::bridge::activation::{RouteError, RoutedActivation, route_activation};
 use crate::bridge::commands::commands_from_wit;
 use crate::bridge::failure::FAILURE_SOURCE;
 use crate::bridge::sequence::{MalformedOutput, OpenCommands};
-use crate::sandbox::bindings::guest;
-use crate::sandbox::{ActivationError, RunIdentity, Sandbox, WorkflowInstance, WorkflowModule};
+use crate::sandbox::bindings::{guest, types};
+use crate::sandbox::{
+    ActivationError, Reclaim, RunIdentity, Sandbox, WorkflowInstance, WorkflowModule, command_name,
+    shorten,
+};
 use crate::worker::stats::{Phase, StatsRecorder};
 
 /// Why a workflow task failed on this worker. The task is reported failed to Temporal,
@@ -43,10 +49,26 @@ pub enum WorkflowTaskError {
         known: Vec<String>,
     },
     #[error(
-        "run {run_id} has no cached instance and this activation does not start it; core \
-         should have replayed it from the start (a bug, please report it)"
+        "run {run_id} has no cached instance (it was evicted, for example to free memory for \
+         other runs) and this activation does not start it; Temporal retries the task and \
+         the run is rebuilt by replaying its history"
     )]
     MissingInstance { run_id: String },
+    #[error(
+        "run {run_id}: a query handler issued a `{command}` command; queries must only read \
+         the workflow's state (change it in a signal or an update)"
+    )]
+    QueryIssuedCommand {
+        run_id: String,
+        command: &'static str,
+    },
+    #[error(
+        "run {run_id}: the task completion would be {size} bytes once encoded, more than the \
+         {MAX_COMPLETION_BYTES} Temporal accepts; start fewer commands at once, or pass \
+         references instead of large values (`SandboxLimits::max_commands_bytes` bounds the \
+         guest's share)"
+    )]
+    CompletionTooLarge { run_id: String, size: usize },
     #[error(transparent)]
     Route(#[from] RouteError),
     #[error(transparent)]
@@ -66,6 +88,8 @@ pub enum WorkflowTaskError {
 struct Run {
     instance: WorkflowInstance,
     open: OpenCommands,
+    /// When its last activation started, for evicting the least recently used.
+    last_active: Instant,
 }
 
 type CachedRun = Arc<Mutex<Run>>;
@@ -90,6 +114,84 @@ pub(crate) struct WorkflowRunner {
     /// Per workflow type, the versioning behavior each task completion declares (a
     /// hot-reloading worker's policies); types not listed use the core worker's default.
     versioning: HashMap<String, VersioningBehavior>,
+    /// The core worker, once [`Self::run`] has it: runs evicted to free memory are
+    /// evicted from core's cache too.
+    core: OnceLock<Arc<CoreWorker>>,
+}
+
+/// The queries and not-yet-accepted updates of an activation that holds nothing else.
+/// Such an activation changes nothing in history, so if the guest breaks on it, they
+/// fail (queries) or are rejected (updates) and the workflow task does not.
+struct MessagesOnly {
+    queries: Vec<String>,
+    updates: Vec<String>,
+}
+
+impl MessagesOnly {
+    fn of(activation: &guest::Activation) -> Option<Self> {
+        let mut messages = Self {
+            queries: Vec::new(),
+            updates: Vec::new(),
+        };
+        for job in &activation.jobs {
+            match job {
+                guest::Job::Query(query) => messages.queries.push(query.id.clone()),
+                guest::Job::Update(update) if update.run_validator => {
+                    messages.updates.push(update.protocol_instance_id.clone())
+                }
+                _ => return None,
+            }
+        }
+        Some(messages)
+    }
+
+    /// Answers each message with `error`: the queries fail, the updates are rejected.
+    fn refuse(self, error: &WorkflowTaskError) -> Vec<CoreCommand> {
+        let failure = || Failure {
+            message: task_failure_message(error),
+            source: FAILURE_SOURCE.into(),
+            ..Default::default()
+        };
+        let queries = self.queries.into_iter().map(|query_id| {
+            CoreCommand::RespondToQuery(QueryResult {
+                query_id,
+                variant: Some(query_result::Variant::Failed(failure())),
+            })
+        });
+        let updates = self.updates.into_iter().map(|protocol_instance_id| {
+            CoreCommand::UpdateResponse(UpdateResponse {
+                protocol_instance_id,
+                response: Some(update_response::Response::Rejected(failure())),
+            })
+        });
+        queries.chain(updates).collect()
+    }
+}
+
+/// The largest task completion sent: Temporal's frontend takes gRPC messages of 4 MiB,
+/// and core adds the task token, identity and metadata around the commands.
+const MAX_COMPLETION_BYTES: usize = (4 << 20) - (64 << 10);
+
+/// Most of a task failure's message sent to Temporal (and logged): what the guest wrote
+/// into it (a panic message, its own failure) is bounded before, this bounds the whole.
+const MAX_TASK_FAILURE_MESSAGE: usize = 16 << 10;
+
+fn task_failure(run_id: &str, message: String) -> WorkflowActivationCompletion {
+    WorkflowActivationCompletion::fail(
+        run_id,
+        Failure {
+            message,
+            source: FAILURE_SOURCE.into(),
+            ..Default::default()
+        },
+        Some(WorkflowTaskFailedCause::WorkflowWorkerUnhandledFailure),
+    )
+}
+
+fn task_failure_message(error: &WorkflowTaskError) -> String {
+    let mut message = error.to_string();
+    shorten(&mut message, MAX_TASK_FAILURE_MESSAGE);
+    message
 }
 
 impl WorkflowRunner {
@@ -109,6 +211,7 @@ impl WorkflowRunner {
             stats: Arc::default(),
             guest_inline: false,
             versioning: HashMap::new(),
+            core: OnceLock::new(),
         }
     }
 
@@ -150,6 +253,11 @@ impl WorkflowRunner {
     /// Every activation is answered exactly once, as core requires; a failed answer is
     /// logged, since core then evicts the run and Temporal retries its task.
     pub async fn run(self: Arc<Self>, core: Arc<CoreWorker>) -> Result<(), PollError> {
+        let _ = self.core.set(core.clone());
+        let reclaimer: Arc<dyn Reclaim> = self.clone();
+        self.sandbox
+            .memory_budget()
+            .add_reclaimer(Arc::downgrade(&reclaimer));
         let mut in_flight = JoinSet::new();
         let mut failure = None;
         let result = loop {
@@ -168,17 +276,30 @@ impl WorkflowRunner {
                     continue;
                 }
             };
+            // Pinned before anything else, so that the memory budget cannot evict the
+            // run between now and its activation.
+            let pinned = self.lock_runs().get(&activation.run_id).cloned();
             let (runner, core) = (self.clone(), core.clone());
             let complete = async move {
                 let run_id = activation.run_id.clone();
-                let (completion, evict) = runner.process(activation).await;
+                let (completion, evict) = runner.process(activation, pinned).await;
                 // Asked before completing, so core evicts the run before it can hand out
                 // another activation for the instance that is gone.
                 if evict {
                     core.request_workflow_eviction(&run_id);
                 }
                 if let Err(error) = core.complete_workflow_activation(completion).await {
-                    tracing::error!(run_id, %error, "core rejected a workflow activation completion");
+                    // The activation is still unanswered, and core would hold the run (and
+                    // its task slot) until it is: answer it with a task failure.
+                    let mut message = error.to_string();
+                    shorten(&mut message, MAX_TASK_FAILURE_MESSAGE);
+                    tracing::error!(run_id, error = %message, "core rejected a workflow activation completion; failing the task");
+                    if let CompleteWfError::MalformedWorkflowCompletion { .. } = error {
+                        let failed = task_failure(&run_id, message);
+                        if let Err(error) = core.complete_workflow_activation(failed).await {
+                            tracing::error!(run_id, %error, "core rejected the task failure too");
+                        }
+                    }
                 }
             };
             if self.guest_inline {
@@ -193,10 +314,11 @@ impl WorkflowRunner {
     }
 
     /// Turns one activation into its completion, and says whether core must evict the
-    /// run afterwards (its instance broke answering queries alone).
-    pub async fn process(
+    /// run afterwards (its instance broke answering queries or updates alone).
+    async fn process(
         self: &Arc<Self>,
         activation: WorkflowActivation,
+        cached: Option<CachedRun>,
     ) -> (WorkflowActivationCompletion, bool) {
         let run_id = activation.run_id.clone();
         self.notify_evictions(&activation);
@@ -214,16 +336,7 @@ impl WorkflowRunner {
         let Some(guest) = &routed.guest else {
             return (WorkflowActivationCompletion::empty(run_id), false);
         };
-        // An activation of queries alone changes nothing in history; if the guest breaks
-        // on it, the queries fail, not the workflow task.
-        let only_queries: Option<Vec<String>> = guest
-            .jobs
-            .iter()
-            .map(|job| match job {
-                guest::Job::Query(query) => Some(query.id.clone()),
-                _ => None,
-            })
-            .collect();
+        let messages_only = MessagesOnly::of(guest);
         // WASI's blocking calls (a guest's `println!` flushes) enter the runtime
         // themselves, so guest code may only run on a runtime thread inside
         // `block_in_place`, which a multi-thread runtime alone allows.
@@ -231,10 +344,10 @@ impl WorkflowRunner {
             && tokio::runtime::Handle::current().runtime_flavor()
                 == tokio::runtime::RuntimeFlavor::MultiThread;
         let outcome = if inline {
-            tokio::task::block_in_place(|| self.activate_guest(routed))
+            tokio::task::block_in_place(|| self.activate_guest(routed, cached))
         } else {
             let runner = self.clone();
-            tokio::task::spawn_blocking(move || runner.activate_guest(routed))
+            tokio::task::spawn_blocking(move || runner.activate_guest(routed, cached))
                 .await
                 .map_err(|join_error| WorkflowTaskError::Crashed {
                     run_id: run_id.clone(),
@@ -242,12 +355,31 @@ impl WorkflowRunner {
                 })
                 .and_then(|result| result)
         };
-        match (outcome, only_queries) {
+        let outcome = outcome.and_then(|(commands, behavior)| {
+            match messages_only.as_ref().filter(|m| m.updates.is_empty()) {
+                Some(_) => only_query_answers(&run_id, commands),
+                None => Ok(commands),
+            }
+            .map(|commands| (commands, behavior))
+        });
+        match (outcome, messages_only) {
             (Ok((guest_commands, behavior)), _) => {
                 let commands = self.stats.time(Phase::Conversion, || {
                     commands_from_wit(guest_commands, &self.task_queue, &self.namespace)
                 });
                 let mut completion = WorkflowActivationCompletion::from_cmds(run_id, commands);
+                // The guest's output was bounded by its own measure; this is the exact one,
+                // so that the server never refuses a completion for its size.
+                let size = completion.encoded_len();
+                if size > MAX_COMPLETION_BYTES {
+                    let run_id = completion.run_id;
+                    self.lock_runs().remove(&run_id);
+                    let error = WorkflowTaskError::CompletionTooLarge {
+                        run_id: run_id.clone(),
+                        size,
+                    };
+                    return (self.fail(&run_id, error), false);
+                }
                 if let (Some(behavior), Some(Status::Successful(success))) =
                     (behavior, completion.status.as_mut())
                 {
@@ -255,24 +387,16 @@ impl WorkflowRunner {
                 }
                 (completion, false)
             }
-            (Err(error), Some(query_ids)) => {
+            (Err(error), Some(messages)) => {
                 self.lock_runs().remove(&run_id);
-                tracing::error!(run_id, error = %error, "a query failed the workflow instance; evicting it");
-                let commands = query_ids
-                    .into_iter()
-                    .map(|query_id| {
-                        CoreCommand::RespondToQuery(QueryResult {
-                            query_id,
-                            variant: Some(query_result::Variant::Failed(Failure {
-                                message: error.to_string(),
-                                source: FAILURE_SOURCE.into(),
-                                ..Default::default()
-                            })),
-                        })
-                    })
-                    .collect();
+                tracing::error!(
+                    run_id,
+                    error = %task_failure_message(&error),
+                    "the workflow instance broke answering queries or updates; they fail, \
+                     and the run is evicted"
+                );
                 (
-                    WorkflowActivationCompletion::from_cmds(run_id, commands),
+                    WorkflowActivationCompletion::from_cmds(run_id, messages.refuse(&error)),
                     true,
                 )
             }
@@ -288,6 +412,7 @@ impl WorkflowRunner {
     fn activate_guest(
         &self,
         routed: RoutedActivation,
+        cached: Option<CachedRun>,
     ) -> Result<(Vec<guest::Command>, Option<VersioningBehavior>), WorkflowTaskError> {
         let RoutedActivation {
             run_id,
@@ -311,6 +436,9 @@ impl WorkflowRunner {
                     workflow_type: init.workflow_type.clone(),
                     run_id: run_id.clone(),
                     randomness_seed: init.randomness_seed,
+                    task_timeout: init
+                        .workflow_task_timeout
+                        .and_then(|timeout| std::time::Duration::try_from(timeout).ok()),
                 };
                 let instance = self.stats.time(Phase::Instantiate, || {
                     WorkflowInstance::new(&self.sandbox, module, identity)
@@ -318,19 +446,19 @@ impl WorkflowRunner {
                 let run = Arc::new(Mutex::new(Run {
                     instance,
                     open: OpenCommands::default(),
+                    last_active: Instant::now(),
                 }));
                 self.lock_runs().insert(run_id.clone(), run.clone());
                 run
             }
-            None => self.lock_runs().get(&run_id).cloned().ok_or_else(|| {
-                WorkflowTaskError::MissingInstance {
-                    run_id: run_id.clone(),
-                }
+            None => cached.ok_or_else(|| WorkflowTaskError::MissingInstance {
+                run_id: run_id.clone(),
             })?,
         };
         let mut run = run.lock().unwrap_or_else(PoisonError::into_inner);
+        run.last_active = Instant::now();
         run.open.resolve(&guest.jobs);
-        let commands = self
+        let mut commands = self
             .stats
             .time(Phase::Guest, || run.instance.activate(guest))?;
         run.open
@@ -340,6 +468,14 @@ impl WorkflowRunner {
                 run_id: run_id.clone(),
                 source,
             })?;
+        // A query the guest left unanswered would leave its caller waiting until it
+        // times out; it gets a failure instead.
+        commands.extend(
+            run.open
+                .take_unanswered_queries()
+                .into_iter()
+                .map(unanswered_query),
+        );
         let behavior = self
             .versioning
             .get(&run.instance.identity().workflow_type)
@@ -348,16 +484,9 @@ impl WorkflowRunner {
     }
 
     fn fail(&self, run_id: &str, error: WorkflowTaskError) -> WorkflowActivationCompletion {
-        tracing::error!(run_id, error = %error, "workflow task failed");
-        WorkflowActivationCompletion::fail(
-            run_id,
-            Failure {
-                message: error.to_string(),
-                source: FAILURE_SOURCE.into(),
-                ..Default::default()
-            },
-            Some(WorkflowTaskFailedCause::WorkflowWorkerUnhandledFailure),
-        )
+        let message = task_failure_message(&error);
+        tracing::error!(run_id, error = %message, "workflow task failed");
+        task_failure(run_id, message)
     }
 
     fn notify_evictions(&self, activation: &WorkflowActivation) {
@@ -374,4 +503,82 @@ impl WorkflowRunner {
     fn lock_runs(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedRun>> {
         self.runs.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+impl Reclaim for WorkflowRunner {
+    /// Evicts idle runs, least recently active first, until `bytes` are freed. A run is
+    /// idle when nothing holds it but the cache: no activation is running or waiting for
+    /// it (those hold it from before they start) and its lock is free.
+    fn reclaim(&self, bytes: usize) {
+        let evicted: Vec<(String, CachedRun)> = {
+            let mut runs = self.lock_runs();
+            let mut idle: Vec<(Instant, usize, String)> = runs
+                .iter()
+                .filter(|(_, run)| Arc::strong_count(run) == 1)
+                .filter_map(|(run_id, run)| {
+                    let run = run.try_lock().ok()?;
+                    Some((
+                        run.last_active,
+                        run.instance.reserved_memory(),
+                        run_id.clone(),
+                    ))
+                })
+                .collect();
+            idle.sort_unstable_by_key(|(last_active, ..)| *last_active);
+            let mut freed = 0;
+            idle.into_iter()
+                .take_while(|(_, memory, _)| {
+                    let more = freed < bytes;
+                    freed += memory;
+                    more
+                })
+                .filter_map(|(_, _, run_id)| runs.remove(&run_id).map(|run| (run_id, run)))
+                .collect()
+        };
+        if evicted.is_empty() {
+            return;
+        }
+        tracing::info!(
+            runs = evicted.len(),
+            "evicting idle workflow runs to stay within the worker's memory budget"
+        );
+        for (run_id, run) in evicted {
+            if let Some(core) = self.core.get() {
+                core.request_workflow_eviction(&run_id);
+            }
+            // Dropping the instance gives its memory back to the budget.
+            drop(run);
+        }
+    }
+}
+
+/// The commands of an activation of queries alone, which may only answer them.
+fn only_query_answers(
+    run_id: &str,
+    commands: Vec<guest::Command>,
+) -> Result<Vec<guest::Command>, WorkflowTaskError> {
+    match commands
+        .iter()
+        .find(|command| !matches!(command, guest::Command::RespondToQuery(_)))
+    {
+        Some(command) => Err(WorkflowTaskError::QueryIssuedCommand {
+            run_id: run_id.to_owned(),
+            command: command_name(command),
+        }),
+        None => Ok(commands),
+    }
+}
+
+fn unanswered_query(id: String) -> guest::Command {
+    guest::Command::RespondToQuery(guest::QueryResponse {
+        id,
+        outcome: Err(vec![types::FailureFrame {
+            message: "the workflow did not answer the query (its component returned without \
+                      a response for it)"
+                .to_owned(),
+            source: FAILURE_SOURCE.to_owned(),
+            stack_trace: String::new(),
+            info: types::FailureInfo::Other,
+        }]),
+    })
 }

@@ -6,8 +6,12 @@
 //! None of them is a mistake a workflow author should make; each is a mistake a sandbox
 //! must survive.
 //!
-//! Every type takes `()` and returns a `String`: when an attack is *not* stopped, the
-//! workflow completes with a description of what it got away with, which the test shows.
+//! Every type returns a `String`: when an attack is *not* stopped, the workflow completes
+//! with a description of what it got away with, which the test shows. Most take `()`.
+//!
+//! Attacks that need values the SDK never produces (thousand-frame failure chains,
+//! answers to queries nobody asked) are in `tests/wit-hostile-workflows`, written
+//! against the WIT directly.
 
 use std::hint::black_box;
 use std::rc::Rc;
@@ -16,8 +20,8 @@ use std::time::Duration;
 use std::cell::Cell;
 
 use sandglass::{
-    Handlers, QueryDefinition, SignalDefinition, Workflow, WorkflowContext, WorkflowDefinition,
-    WorkflowResult,
+    Handlers, QueryDefinition, SignalDefinition, UpdateDefinition, Workflow, WorkflowContext,
+    WorkflowDefinition, WorkflowResult,
 };
 
 /// Defines a workflow type whose `run` performs `attack` and returns its description.
@@ -188,6 +192,113 @@ hostile_workflow!(
     || std::process::exit(3)
 );
 
+hostile_workflow!(
+    /// Logs 64 MiB through the SDK's logger in one activation, led by a message that
+    /// tries to pass for a line of the worker's own log.
+    LogFloodWorkflow,
+    || {
+        sandglass::info!(
+            "all is well\n2026-12-06T12:00:00.000000Z ERROR sandglass_host::worker: forged by \
+             a workflow"
+        );
+        let chunk = "y".repeat(64 << 10);
+        for _ in 0..1024 {
+            sandglass::info!("{chunk}");
+        }
+        "logged 64 MiB".to_owned()
+    }
+);
+
+/// Starts 20,000 timers in one activation: more commands than an activation may return.
+pub struct ManyTimersWorkflow;
+
+impl Workflow for ManyTimersWorkflow {
+    type Input = ();
+    type Output = String;
+    const DEFINITION: WorkflowDefinition<(), String> =
+        WorkflowDefinition::new("ManyTimersWorkflow");
+
+    fn init(_ctx: &WorkflowContext, _input: &()) -> Self {
+        ManyTimersWorkflow
+    }
+
+    async fn run(self: Rc<Self>, ctx: WorkflowContext, _input: ()) -> WorkflowResult<String> {
+        let timers = (0..20_000).map(|_| ctx.sleep(Duration::from_secs(3600)));
+        sandglass::join_all(timers).await;
+        Ok("started 20,000 timers".to_owned())
+    }
+}
+
+/// Holds the given number of MiB of memory until the `finish` signal: many of these
+/// together press on the worker's memory budget.
+pub struct MemoryHoarderWorkflow {
+    hoard: Vec<u8>,
+    finished: Cell<bool>,
+}
+
+impl Workflow for MemoryHoarderWorkflow {
+    type Input = u32;
+    type Output = String;
+    const DEFINITION: WorkflowDefinition<u32, String> =
+        WorkflowDefinition::new("MemoryHoarderWorkflow");
+
+    fn init(_ctx: &WorkflowContext, mebibytes: &u32) -> Self {
+        MemoryHoarderWorkflow {
+            // Touched, so that the pages are really the run's.
+            hoard: vec![0xA5; (*mebibytes as usize) << 20],
+            finished: Cell::new(false),
+        }
+    }
+
+    fn handlers(handlers: &mut Handlers<Self>) {
+        handlers.signal(FINISH, |workflow, _ctx, ()| workflow.finished.set(true));
+    }
+
+    async fn run(self: Rc<Self>, ctx: WorkflowContext, _input: u32) -> WorkflowResult<String> {
+        let this = self.clone();
+        ctx.wait_condition(move || this.finished.get()).await?;
+        Ok(format!("held {} MiB", black_box(&self.hoard).len() >> 20))
+    }
+}
+
+/// Has an update whose validator never returns; finishes on the `finish` signal. The
+/// update must be rejected, and the workflow must go on.
+pub struct LoopingValidatorWorkflow {
+    finished: Cell<bool>,
+}
+
+const STALL: UpdateDefinition<(), String> = UpdateDefinition::new("stall");
+
+impl Workflow for LoopingValidatorWorkflow {
+    type Input = ();
+    type Output = String;
+    const DEFINITION: WorkflowDefinition<(), String> =
+        WorkflowDefinition::new("LoopingValidatorWorkflow");
+
+    fn init(_ctx: &WorkflowContext, _input: &()) -> Self {
+        LoopingValidatorWorkflow {
+            finished: Cell::new(false),
+        }
+    }
+
+    fn handlers(handlers: &mut Handlers<Self>) {
+        handlers
+            .update(STALL, |_workflow, _ctx, ()| Ok("accepted".to_owned()))
+            .validator(STALL, |_workflow, ()| {
+                loop {
+                    black_box(());
+                }
+            })
+            .signal(FINISH, |workflow, _ctx, ()| workflow.finished.set(true));
+    }
+
+    async fn run(self: Rc<Self>, ctx: WorkflowContext, _input: ()) -> WorkflowResult<String> {
+        let this = self.clone();
+        ctx.wait_condition(move || this.finished.get()).await?;
+        Ok("survived".to_owned())
+    }
+}
+
 /// Panics in `init`, before `run` ever starts.
 pub struct PanicInInitWorkflow;
 
@@ -206,13 +317,15 @@ impl Workflow for PanicInInitWorkflow {
     }
 }
 
-/// Answers the `boom` query by panicking; waits for the `finish` signal, then returns
-/// `"survived"`. A query handler that traps must fail only that query.
+/// Answers the `boom` query by panicking and the `huge` query with 3 MiB; waits for the
+/// `finish` signal, then returns `"survived"`. A query handler that traps, or answers
+/// more than Temporal takes, must fail only that query.
 pub struct PanicInQueryWorkflow {
     finished: Cell<bool>,
 }
 
 const BOOM: QueryDefinition<(), String> = QueryDefinition::new("boom");
+const HUGE: QueryDefinition<(), String> = QueryDefinition::new("huge");
 const FINISH: SignalDefinition<()> = SignalDefinition::new("finish");
 
 impl Workflow for PanicInQueryWorkflow {
@@ -232,6 +345,7 @@ impl Workflow for PanicInQueryWorkflow {
             .query(BOOM, |_workflow, ()| -> String {
                 panic!("hostile query handler panicked on purpose")
             })
+            .query(HUGE, |_workflow, ()| "q".repeat(3 << 20))
             .signal(FINISH, |workflow, _ctx, ()| workflow.finished.set(true));
     }
 
@@ -244,6 +358,10 @@ impl Workflow for PanicInQueryWorkflow {
 
 sandglass::export_workflows!(
     PanicInQueryWorkflow,
+    LogFloodWorkflow,
+    ManyTimersWorkflow,
+    MemoryHoarderWorkflow,
+    LoopingValidatorWorkflow,
     InfiniteLoopWorkflow,
     MemoryBombWorkflow,
     DeepRecursionWorkflow,

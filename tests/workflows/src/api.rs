@@ -86,11 +86,17 @@ pub struct ParentInput {
     /// Run the Python SDK's `PythonChildWorkflow` on this task queue instead of
     /// `ChildWorkflow` on the parent's.
     pub python_task_queue: Option<String>,
+    /// Run `PythonDeepFailureWorkflow` there instead, which fails with a deep chain of
+    /// causes.
+    #[serde(default)]
+    pub python_deep_failure: bool,
 }
 
 const CHILD: WorkflowDefinition<String, String> = WorkflowDefinition::new("ChildWorkflow");
 const PYTHON_CHILD: WorkflowDefinition<String, String> =
     WorkflowDefinition::new("PythonChildWorkflow");
+const PYTHON_DEEP_FAILURE: WorkflowDefinition<String, String> =
+    WorkflowDefinition::new("PythonDeepFailureWorkflow");
 
 /// Runs a child workflow (Sandglass or Python) and returns what it said.
 pub struct ParentWorkflow;
@@ -117,7 +123,12 @@ impl Workflow for ParentWorkflow {
                     task_queue: Some(task_queue),
                     ..ChildWorkflowOptions::with_id(child_id)
                 };
-                ctx.execute_child_workflow(PYTHON_CHILD, &input.name, options)
+                let child = if input.python_deep_failure {
+                    PYTHON_DEEP_FAILURE
+                } else {
+                    PYTHON_CHILD
+                };
+                ctx.execute_child_workflow(child, &input.name, options)
                     .await?
             }
             None => {

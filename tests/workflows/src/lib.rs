@@ -434,7 +434,33 @@ use api::{
     ParentWorkflow, PatchedWorkflow, PrePatchWorkflow, SignalOtherWorkflow, UpsertWorkflow,
 };
 
+/// Computes for `rounds` rounds of a hash before returning, in one activation: a healthy
+/// workflow that needs real CPU time, for the deadline's tests.
+pub struct BusyWorkflow;
+
+impl Workflow for BusyWorkflow {
+    type Input = u64;
+    type Output = String;
+    const DEFINITION: WorkflowDefinition<u64, String> = WorkflowDefinition::new("BusyWorkflow");
+
+    fn init(_ctx: &WorkflowContext, _rounds: &u64) -> Self {
+        BusyWorkflow
+    }
+
+    async fn run(self: Rc<Self>, _ctx: WorkflowContext, rounds: u64) -> WorkflowResult<String> {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..rounds {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state = std::hint::black_box(state);
+        }
+        Ok(format!("{state:016x}"))
+    }
+}
+
 sandglass::export_workflows!(
+    BusyWorkflow,
     MessagesWorkflow,
     ParentWorkflow,
     ChildWorkflow,

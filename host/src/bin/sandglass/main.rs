@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sandglass_host::history::history_from_json;
-use sandglass_host::sandbox::ModuleError;
+use sandglass_host::sandbox::{CodeCache, ModuleError, escape_controls};
 use sandglass_host::{
     Client, ConnectionSettings, ReloadOptions, ReplayError, Replayer, Sandbox, SandboxLimits,
     VersioningPolicy, Worker, WorkflowModule,
@@ -218,7 +218,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Dev(args) => dev::run(args).await?,
         Command::Inspect { module } => {
-            let sandbox = Sandbox::new(SandboxLimits::default())?;
+            let sandbox =
+                Sandbox::with_code_cache(SandboxLimits::default(), CodeCache::default_location())?;
             let module = match WorkflowModule::from_file(&sandbox, &module) {
                 Ok(module) => module,
                 Err(error @ ModuleError::WitVersion { .. }) => {
@@ -239,8 +240,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("digest:         {}", module.digest());
             println!("wit package:    {}", module.wit_package());
             println!("workflow types:");
+            // The names are the module's own: printed escaped, one per line.
             for workflow in module.descriptions() {
-                println!("  {}", workflow.name);
+                println!("  {}", escape_controls(&workflow.name));
                 let dynamic = |on: bool| if on { " (+ dynamic)" } else { "" };
                 for (kind, names, is_dynamic) in [
                     ("signals", &workflow.signals, workflow.dynamic_signals),
@@ -248,6 +250,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     ("updates", &workflow.updates, workflow.dynamic_updates),
                 ] {
                     if !names.is_empty() || is_dynamic {
+                        let names: Vec<_> = names.iter().map(|n| escape_controls(n)).collect();
                         println!("    {kind}: {}{}", names.join(", "), dynamic(is_dynamic));
                     }
                 }
@@ -299,7 +302,8 @@ async fn replay(
         }
         (None, None) => anyhow::bail!("give a history file (--history) or a workflow id (-w)"),
     };
-    let sandbox = Sandbox::new(SandboxLimits::default())?;
+    let sandbox =
+        Sandbox::with_code_cache(SandboxLimits::default(), CodeCache::default_location())?;
     let modules = modules
         .iter()
         .map(|path| WorkflowModule::from_file(&sandbox, path))
