@@ -435,3 +435,28 @@ fn the_worker_memory_budget_refuses_what_does_not_fit_and_names_it() {
     start_run(&sandbox, &module, "MemoryHoarderWorkflow", hoard(), 3)
         .expect("a dropped run gives its memory back");
 }
+
+#[test]
+fn a_flood_of_signals_too_large_for_the_run_is_named_as_the_cause() {
+    let (sandbox, module) = load(&hostile(), limits(|l| l.max_memory_bytes = 8 << 20));
+    let (mut instance, _) =
+        start_instance(&sandbox, &module, "PanicInQueryWorkflow", Vec::new(), 1).unwrap();
+    let signal = |i: usize| {
+        guest::Job::Signal(guest::Signal {
+            name: format!("unhandled-{i}"),
+            arguments: vec![json_argument(&"s".repeat(1 << 20))],
+        })
+    };
+    let error = instance
+        .activate(activation((0..10).map(signal).collect()))
+        .expect_err("10 MiB of signals do not fit in 8 MiB");
+    let message = error.to_string();
+    assert!(
+        matches!(error, ActivationError::MemoryLimit { .. }),
+        "{message}"
+    );
+    assert!(
+        message.contains("this activation alone brought in 10.0 MiB"),
+        "{message}"
+    );
+}

@@ -51,17 +51,21 @@ pub enum ActivationError {
     },
     #[error(
         "workflow {workflow_type} (run {run_id}) ran out of memory: it tried to grow its \
-         memory to {} but the sandbox allows {} per run; keep workflow state small (hand \
+         memory to {} but the sandbox allows {} per run{}; keep workflow state small (hand \
          large data to activities and keep a reference), or raise the worker's \
          `SandboxLimits::max_memory_bytes`",
         mebibytes(.requested),
-        mebibytes(.limit)
+        mebibytes(.limit),
+        incoming_text(*.incoming, *.limit)
     )]
     MemoryLimit {
         workflow_type: String,
         run_id: String,
         requested: usize,
         limit: usize,
+        /// Payload bytes the activation brought in (signals, updates, results): when they
+        /// are a good part of the cap, they are why it ran out, and the message says so.
+        incoming: usize,
     },
     #[error(
         "workflow {workflow_type} (run {run_id}) overflowed its stack: recursion deeper \
@@ -193,6 +197,8 @@ pub struct TrapContext<'a> {
     pub max_wasm_stack: usize,
     /// What one call may copy out of the guest (hostcall fuel).
     pub max_copy_bytes: usize,
+    /// Payload bytes the activation brought into the guest.
+    pub incoming: usize,
     /// Which clock stopped the activation, if the deadline did.
     pub overrun: Option<Overrun>,
     /// A memory growth refused during the activation.
@@ -223,6 +229,7 @@ pub fn classify_trap(error: &wasmtime::Error, context: TrapContext<'_>) -> Activ
                 run_id,
                 requested,
                 limit,
+                incoming: context.incoming,
             };
         }
         Some(MemoryRefusal::WorkerBudget {
@@ -311,6 +318,17 @@ fn panic_message(stderr: &str) -> Option<String> {
     Some(message)
 }
 
+fn incoming_text(incoming: usize, limit: usize) -> String {
+    if incoming < limit / 4 {
+        return String::new();
+    }
+    format!(
+        ", and this activation alone brought in {} of signals, updates and results (sent by \
+         others, and redelivered on every retry until the cap is raised)",
+        mebibytes(&incoming)
+    )
+}
+
 fn overrun_text(overrun: Overrun, limit: Duration) -> String {
     match overrun {
         Overrun::Cpu => format!("computed for {limit:?} of CPU time"),
@@ -354,6 +372,7 @@ mod tests {
             deadline: Duration::from_secs(2),
             max_wasm_stack: 512 << 10,
             max_copy_bytes: 14 << 20,
+            incoming: 0,
             overrun: None,
             refused,
             stderr,

@@ -201,7 +201,7 @@ impl WorkflowInstance {
                     failure,
                 })
             }
-            Err(error) => Err(self.trap_error(error, &stderr)),
+            Err(error) => Err(self.trap_error(error, &stderr, incoming_bytes(&activation))),
         }
     }
 
@@ -233,18 +233,47 @@ impl WorkflowInstance {
         }
     }
 
-    fn trap_error(&mut self, error: wasmtime::Error, stderr: &[u8]) -> ActivationError {
+    fn trap_error(
+        &mut self,
+        error: wasmtime::Error,
+        stderr: &[u8],
+        incoming: usize,
+    ) -> ActivationError {
         tracing::debug!(
             workflow_type = %self.identity.workflow_type,
             run_id = %self.identity.run_id,
             "guest trapped: {}",
             escape_controls(&format!("{error:?}"))
         );
-        classify_trap(
-            &error,
-            trap_context(&self.identity, &self.limits, self.store.data_mut(), stderr),
-        )
+        let mut context = trap_context(&self.identity, &self.limits, self.store.data_mut(), stderr);
+        context.incoming = incoming;
+        classify_trap(&error, context)
     }
+}
+
+/// Payload bytes an activation hands the guest: what others sent it.
+fn incoming_bytes(activation: &guest::Activation) -> usize {
+    let payloads =
+        |payloads: &[types::Payload]| -> usize { payloads.iter().map(|p| p.data.len()).sum() };
+    activation
+        .jobs
+        .iter()
+        .map(|job| match job {
+            guest::Job::Initialize(init) => payloads(&init.arguments),
+            guest::Job::Signal(signal) => payloads(&signal.arguments),
+            guest::Job::Update(update) => payloads(&update.arguments),
+            guest::Job::Query(query) => payloads(&query.arguments),
+            guest::Job::ResolveActivity(guest::ResolveActivity {
+                resolution: guest::ActivityResolution::Completed(Some(result)),
+                ..
+            })
+            | guest::Job::ResolveChild(guest::ResolveChild {
+                resolution: guest::ChildResolution::Completed(Some(result)),
+                ..
+            }) => result.data.len(),
+            _ => 0,
+        })
+        .sum()
 }
 
 /// A store for one run, under the sandbox's limits: the run's memory cap and the
@@ -287,6 +316,7 @@ fn trap_context<'a>(
         deadline: limits.activation_deadline,
         max_wasm_stack: limits.max_wasm_stack,
         max_copy_bytes: hostcall_fuel(limits),
+        incoming: 0,
         overrun: state.deadline.overrun(),
         refused: state.limits.take_refusal(),
         stderr,

@@ -59,8 +59,10 @@ async fn the_hot_reload_example_swaps_versions_under_running_greetings() {
         .into_iter()
         .find(|v| v.current)
         .expect("a current version");
-    let pinned = start(&env, PINNED_GREETING, "Grace", 6).await;
-    let upgrading = start(&env, UPGRADING_GREETING, "Linus", 6).await;
+    // Their timers outlast loading version 2, which compiles it: seconds on a busy
+    // 2-core machine running the whole suite.
+    let pinned = start(&env, PINNED_GREETING, "Grace", 20).await;
+    let upgrading = start(&env, UPGRADING_GREETING, "Linus", 20).await;
     // Both have started their timers before version 2 arrives.
     wait_for_timer_started(&pinned).await;
     wait_for_timer_started(&upgrading).await;
