@@ -357,8 +357,7 @@ impl Client {
             let options = ConnectionOptions::new(url)
                 .identity(settings.identity.clone())
                 .service_override(transport)
-                // Our channel connects to one address, as the transport's own did before
-                // (a host name resolves once, when connecting).
+                // The override is the transport; the client's own DNS balancing is off.
                 .dns_load_balancing(None)
                 .build();
             Connection::connect(options)

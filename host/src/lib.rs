@@ -16,8 +16,10 @@
 //!   with imports resolved once (`InstancePre`).
 //! - [`WorkflowInstance`](sandbox::WorkflowInstance) — one per workflow run, with its own
 //!   store and memory, cached between workflow tasks and dropped on eviction. Each
-//!   activation runs under a deadline and a memory cap; a guest that traps, loops or
-//!   overruns fails its workflow task and nothing else.
+//!   activation runs under a CPU-time deadline and a memory cap, and draws on the
+//!   worker's memory budget (idle runs are evicted when it runs short); everything it
+//!   returns is bounded before core sees it ([`SandboxLimits`]). A guest that traps,
+//!   loops or overruns fails its workflow task and nothing else.
 //! - Activities — sync functions run on a bounded thread pool (the seed's
 //!   `ThreadPoolExecutor(max_workers=100)`), async ones on tokio.
 //!

@@ -13,14 +13,24 @@ fn greeting_component() -> PathBuf {
         .unwrap_or_else(|e| panic!("building the greeting workflows: {e}"))
 }
 
-/// Compiled modules in the cache: one directory per engine, one file per module.
-fn entries(dir: &Path) -> usize {
+/// The compiled modules in the cache (one directory per engine, one file per module),
+/// with when each was written.
+fn entries(dir: &Path) -> Vec<(PathBuf, std::time::SystemTime)> {
     std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
-        .map(|engine| std::fs::read_dir(engine.path()).map_or(0, |files| files.count()))
-        .sum()
+        .flat_map(|engine| {
+            std::fs::read_dir(engine.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .map(|file| {
+            let written = file.metadata().and_then(|m| m.modified()).expect("mtime");
+            (file.path(), written)
+        })
+        .collect()
 }
 
 #[test]
@@ -44,8 +54,13 @@ fn inspect_fills_the_code_cache_and_reuses_it() {
     };
     let first = inspect();
     assert!(first.contains("GreetingWorkflow"), "{first}");
-    assert_eq!(entries(&cache), 1, "the compiled module is cached");
+    let cached = entries(&cache);
+    assert_eq!(cached.len(), 1, "the compiled module is cached");
     assert_eq!(inspect(), first, "the cached module describes the same");
-    assert_eq!(entries(&cache), 1);
+    assert_eq!(
+        entries(&cache),
+        cached,
+        "and is read, not compiled and written again"
+    );
     let _ = std::fs::remove_dir_all(&cache);
 }

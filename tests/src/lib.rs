@@ -19,6 +19,7 @@ use sandglass_host::{
     Client, ConnectionSettings, ReloadOutcome, ShutdownHandle, Worker, WorkerBuilder, WorkerError,
     WorkflowHandle,
 };
+use temporalio_common::protos::temporal::api::failure::v1::Failure;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 use tokio::task::JoinHandle;
 
@@ -217,6 +218,11 @@ impl RunningWorker {
             .expect("worker shut down within 30 s")
             .expect("worker task did not panic")
     }
+}
+
+/// The failure and its causes, outermost first.
+pub fn failure_chain(failure: &Failure) -> Vec<&Failure> {
+    std::iter::successors(Some(failure), |f| f.cause.as_deref()).collect()
 }
 
 /// Waits until the run's history has an event that `wanted` picks, and returns it.

@@ -17,18 +17,12 @@ use sandglass_tests::workflows::{
     HEARTBEAT_UNTIL_CANCELLED, LOCAL_ACTIVITY_WORKFLOW, LOCAL_FLAKY,
     NON_RETRYABLE_ACTIVITY_WORKFLOW, POOL_PROBE,
 };
-use sandglass_tests::{RunningWorker, TestEnv, test_component, unique_task_queue};
-use temporalio_common::protos::temporal::api::failure::v1::Failure;
+use sandglass_tests::{RunningWorker, TestEnv, failure_chain, test_component, unique_task_queue};
 use temporalio_common::protos::temporal::api::failure::v1::failure::FailureInfo;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 
 fn test_worker(env: &TestEnv, task_queue: &str) -> WorkerBuilder {
     Worker::builder(env.client.clone(), task_queue).workflow_module(test_component())
-}
-
-/// The failure and its causes, outermost first.
-fn failure_chain(failure: &Failure) -> Vec<&Failure> {
-    std::iter::successors(Some(failure), |f| f.cause.as_deref()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

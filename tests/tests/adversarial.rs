@@ -21,8 +21,8 @@ use sandglass_host::{
     Client, WorkerOptions, WorkflowDefinition, WorkflowHandle, WorkflowOptions, WorkflowResultError,
 };
 use sandglass_tests::{
-    RunningWorker, TestEnv, component, start_python_worker, test_component, unique_task_queue,
-    wait_for_event, workflow_task_failure,
+    RunningWorker, TestEnv, component, failure_chain, start_python_worker, test_component,
+    unique_task_queue, wait_for_event, workflow_task_failure,
 };
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 
@@ -277,7 +277,8 @@ async fn hostile_workflows_fail_alone_and_the_worker_keeps_serving() {
         .expect("start");
     match deep.result().await {
         Err(WorkflowResultError::Failed(failure)) => {
-            let chain: Vec<&str> = std::iter::successors(Some(&*failure), |f| f.cause.as_deref())
+            let chain: Vec<&str> = failure_chain(&failure)
+                .iter()
                 .map(|f| f.message.as_str())
                 .collect();
             assert_eq!(chain.len(), MAX_FAILURE_CHAIN, "{chain:?}");
@@ -569,11 +570,10 @@ async fn failed_chain<O: std::fmt::Debug + serde::de::DeserializeOwned>(
         .await
         .unwrap_or_else(|_| panic!("{} never finished: wedged", handle.workflow_id()));
     match result {
-        Err(WorkflowResultError::Failed(failure)) => {
-            std::iter::successors(Some(&*failure), |f| f.cause.as_deref())
-                .map(|f| f.message.clone())
-                .collect()
-        }
+        Err(WorkflowResultError::Failed(failure)) => failure_chain(&failure)
+            .iter()
+            .map(|f| f.message.clone())
+            .collect(),
         other => panic!("expected {} to fail, got {other:?}", handle.workflow_id()),
     }
 }

@@ -11,15 +11,11 @@ use sandglass_host::{
     ActivityError, AsyncActivityId, ClientError, HeartbeatResponse, Worker, WorkflowOptions,
     WorkflowResultError,
 };
-use sandglass_tests::{RunningWorker, TestEnv, greeting_component, unique_task_queue};
-use temporalio_common::protos::temporal::api::failure::v1::Failure;
+use sandglass_tests::{
+    RunningWorker, TestEnv, failure_chain, greeting_component, unique_task_queue,
+};
 use temporalio_common::protos::temporal::api::failure::v1::failure::FailureInfo;
 use tokio::sync::mpsc;
-
-/// The failure and its causes, outermost first.
-fn failure_chain(failure: &Failure) -> Vec<&Failure> {
-    std::iter::successors(Some(failure), |f| f.cause.as_deref()).collect()
-}
 
 /// Waits for the activity to hand over what it was started with.
 async fn handed_over<T>(rx: &mut mpsc::UnboundedReceiver<T>) -> T {

@@ -248,7 +248,8 @@ fn schedule_local_activity(activity: guest::ScheduleLocalActivity) -> ScheduleLo
         seq: activity.seq,
         activity_id: activity.activity_id,
         activity_type: activity.activity_type,
-        // Core adds one to it for the next attempt; keep that from overflowing.
+        // Core adds one to it for the next attempt (a u32 overflow panics in a debug
+        // build); Temporal's other attempt counts are i32, so that is the bound.
         attempt: activity.attempt.clamp(1, i32::MAX as u32),
         original_schedule_time: activity.original_schedule_time.map(timestamp_from_wit),
         arguments: activity

@@ -13,8 +13,7 @@ use temporalio_common::protos::temporal::api::failure::v1::{
 use super::payload::{payload_from_wit, payload_to_wit};
 use crate::sandbox::bindings::types as wit;
 
-/// The source Temporal shows for failures raised by Sandglass workflows and activities.
-pub const FAILURE_SOURCE: &str = "Sandglass";
+pub use crate::failure_chain::FAILURE_SOURCE;
 
 /// Flattens a failure and its causes, outermost first.
 pub fn failure_to_wit(failure: &Failure) -> wit::Failure {

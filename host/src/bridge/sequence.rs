@@ -10,10 +10,8 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::sandbox::bindings::{guest, types};
-use crate::sandbox::{command_name, quoted};
+use crate::sandbox::{MAX_NAME_BYTES, command_name, quoted};
 
-/// Longest patch id accepted: Temporal's limit on ids and names (`limit.maxIDLength`).
-pub const MAX_PATCH_ID_BYTES: usize = 1000;
 /// Most distinct patch ids one run may set. Core rebuilds the set of a run's patch ids
 /// for every new one, so their number is what a run's patching costs; real workflows
 /// have a handful.
@@ -31,8 +29,9 @@ pub enum MalformedOutput {
     )]
     DuplicateActivity(u32),
     #[error(
-        "the workflow scheduled local activity {0} with a sequence number it used before; \
-         each local activity (and each retry after a backoff) needs a new one"
+        "the workflow scheduled local activity {0}, a sequence number no higher than an \
+         earlier local activity's; each local activity (and each retry after a backoff) \
+         needs a new, higher one"
     )]
     ReusedLocalActivity(u32),
     #[error(
@@ -86,7 +85,7 @@ pub enum MalformedOutput {
     )]
     UpdateOutOfOrder { id: String, response: &'static str },
     #[error(
-        "the workflow set a patch id of {0} bytes; patch ids may be {MAX_PATCH_ID_BYTES} bytes \
+        "the workflow set a patch id of {0} bytes; patch ids may be {MAX_NAME_BYTES} bytes \
          at most"
     )]
     PatchIdTooLong(usize),
@@ -112,9 +111,12 @@ enum UpdateStage {
 pub struct OpenCommands {
     timers: HashSet<u32>,
     activities: HashSet<u32>,
-    /// Every sequence number a local activity has had in this run: core may still be
-    /// running one whose cancellation already resolved it.
-    local_activities: HashSet<u32>,
+    /// The highest sequence number a local activity has had in this run. Local
+    /// activities take ever higher ones: core may still be running one whose
+    /// cancellation already resolved it.
+    last_local_activity: Option<u32>,
+    /// Open activities that are local.
+    open_local_activities: HashSet<u32>,
     /// Open activities and children whose cancellation was requested.
     cancelled_activities: HashSet<u32>,
     cancelled_children: HashSet<u32>,
@@ -125,7 +127,8 @@ pub struct OpenCommands {
     queries: HashSet<String>,
     /// Updates given to the guest and not yet finished, by protocol instance id.
     updates: HashMap<String, UpdateStage>,
-    patches: HashSet<String>,
+    /// The patch ids set, by hash: only their number matters here.
+    patches: HashSet<u64>,
 }
 
 impl OpenCommands {
@@ -140,6 +143,7 @@ impl OpenCommands {
                 }
                 guest::Job::ResolveActivity(resolve) => {
                     self.activities.remove(&resolve.seq);
+                    self.open_local_activities.remove(&resolve.seq);
                     self.cancelled_activities.remove(&resolve.seq);
                 }
                 guest::Job::ResolveChildStart(start) => {
@@ -183,21 +187,23 @@ impl OpenCommands {
                 }
                 guest::Command::ScheduleActivity(activity) => {
                     check_retry_policy(activity.retry_policy.as_ref())?;
-                    if self.local_activities.contains(&activity.seq) {
-                        return Err(MalformedOutput::ReusedLocalActivity(activity.seq));
-                    }
                     if !self.activities.insert(activity.seq) {
                         return Err(MalformedOutput::DuplicateActivity(activity.seq));
                     }
                 }
                 guest::Command::ScheduleLocalActivity(activity) => {
                     check_retry_policy(activity.retry_policy.as_ref())?;
-                    if !self.local_activities.insert(activity.seq) {
+                    if self
+                        .last_local_activity
+                        .is_some_and(|last| activity.seq <= last)
+                    {
                         return Err(MalformedOutput::ReusedLocalActivity(activity.seq));
                     }
                     if !self.activities.insert(activity.seq) {
                         return Err(MalformedOutput::DuplicateActivity(activity.seq));
                     }
+                    self.last_local_activity = Some(activity.seq);
+                    self.open_local_activities.insert(activity.seq);
                 }
                 guest::Command::CancelTimer(seq) => {
                     // A cancelled timer never fires, so its seq closes now.
@@ -211,7 +217,7 @@ impl OpenCommands {
                     if !self.activities.contains(seq) {
                         return Err(MalformedOutput::CancelClosedActivity(*seq));
                     }
-                    let local = self.local_activities.contains(seq);
+                    let local = self.open_local_activities.contains(seq);
                     if local != matches!(command, guest::Command::RequestCancelLocalActivity(_)) {
                         return Err(MalformedOutput::CancelWrongKind {
                             command: command_name(command),
@@ -257,14 +263,15 @@ impl OpenCommands {
                 }
                 guest::Command::RespondToUpdate(response) => self.respond_to_update(response)?,
                 guest::Command::SetPatchMarker(marker) => {
-                    if marker.patch_id.len() > MAX_PATCH_ID_BYTES {
+                    if marker.patch_id.len() > MAX_NAME_BYTES {
                         return Err(MalformedOutput::PatchIdTooLong(marker.patch_id.len()));
                     }
-                    if !self.patches.contains(&marker.patch_id) {
+                    let id = patch_hash(&marker.patch_id);
+                    if !self.patches.contains(&id) {
                         if self.patches.len() >= MAX_PATCHES {
                             return Err(MalformedOutput::TooManyPatches);
                         }
-                        self.patches.insert(marker.patch_id.clone());
+                        self.patches.insert(id);
                     }
                 }
                 guest::Command::ContinueAsNew(next) => {
@@ -316,6 +323,11 @@ impl OpenCommands {
         }
         Ok(())
     }
+}
+
+fn patch_hash(id: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(id)
 }
 
 /// Core and the server take a retry policy's backoff coefficient as a number of at
@@ -425,15 +437,17 @@ mod tests {
     }
 
     #[test]
-    fn a_local_activity_seq_is_never_reused_even_after_it_resolved() {
+    fn local_activities_take_ever_higher_seqs() {
         let mut open = OpenCommands::default();
-        open.issue(&[local_activity(1)]).unwrap();
-        open.resolve(&[resolved(1)]);
-        assert_eq!(
-            open.issue(&[local_activity(1)]),
-            Err(MalformedOutput::ReusedLocalActivity(1))
-        );
-        open.issue(&[local_activity(2)]).unwrap();
+        open.issue(&[local_activity(3)]).unwrap();
+        open.resolve(&[resolved(3)]);
+        for reused in [3, 2] {
+            assert_eq!(
+                open.issue(&[local_activity(reused)]),
+                Err(MalformedOutput::ReusedLocalActivity(reused))
+            );
+        }
+        open.issue(&[local_activity(4)]).unwrap();
     }
 
     #[test]
@@ -533,8 +547,8 @@ mod tests {
             })
         };
         assert_eq!(
-            open.issue(&[patch("p".repeat(MAX_PATCH_ID_BYTES + 1))]),
-            Err(MalformedOutput::PatchIdTooLong(MAX_PATCH_ID_BYTES + 1))
+            open.issue(&[patch("p".repeat(MAX_NAME_BYTES + 1))]),
+            Err(MalformedOutput::PatchIdTooLong(MAX_NAME_BYTES + 1))
         );
         let patches: Vec<_> = (0..MAX_PATCHES).map(|i| patch(i.to_string())).collect();
         open.issue(&patches).unwrap();

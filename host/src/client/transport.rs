@@ -28,8 +28,18 @@ use temporalio_client::tonic::{self, Status};
 
 use crate::failure_chain::wire::bound_response;
 
-/// The largest response accepted: `temporalio-client`'s default.
-const MAX_RESPONSE_BYTES: usize = 128 << 20;
+/// The largest response accepted, as `temporalio-client` has it: 128 MiB, or
+/// `TEMPORAL_MAX_INCOMING_GRPC_BYTES`.
+fn max_response_bytes() -> usize {
+    std::env::var("TEMPORAL_MAX_INCOMING_GRPC_BYTES")
+        .ok()
+        .and_then(|bytes| bytes.parse().ok())
+        .unwrap_or(128 << 20)
+}
+
+/// Responses larger than this are walked on a blocking thread: a walk that rewrites
+/// copies the messages around what it cuts.
+const WALK_INLINE_BYTES: usize = 1 << 20;
 
 /// HTTP/2 keep-alive, as `temporalio-client` sets it by default: a ping every 30 s on an
 /// idle connection, and a dead connection noticed 15 s after a ping goes unanswered.
@@ -49,6 +59,10 @@ const HOP_HEADERS: [&str; 7] = [
 
 /// Connects a channel to `url` (within `connect_timeout`) and wraps it as the service a
 /// `temporalio-client` connection routes its calls through.
+///
+/// Unlike `temporalio-client`'s own transport, requests are sent uncompressed (responses
+/// may come gzipped), and a host name is resolved when the channel connects rather than
+/// spread over every address it resolves to.
 pub(crate) async fn connect(
     url: &str,
     connect_timeout: Duration,
@@ -61,7 +75,7 @@ pub(crate) async fn connect(
         .connect()
         .await?;
     let grpc = tonic::client::Grpc::new(channel)
-        .max_decoding_message_size(MAX_RESPONSE_BYTES)
+        .max_decoding_message_size(max_response_bytes())
         .accept_compressed(CompressionEncoding::Gzip);
     Ok(CallbackBasedGrpcService {
         callback: Arc::new(move |request| Box::pin(call(grpc.clone(), request))),
@@ -81,8 +95,15 @@ async fn call(
         .map_err(|e| Status::unavailable(format!("the connection is not ready: {e}")))?;
     let response = grpc.unary(outgoing, path, RawCodec).await?;
     let (metadata, body, _) = response.into_parts();
-    let proto =
-        bound_response(&request.service, &request.rpc, &body).unwrap_or_else(|| Vec::from(body));
+    let bounded = if body.len() > WALK_INLINE_BYTES {
+        let (service, rpc, body) = (request.service, request.rpc, body.clone());
+        tokio::task::spawn_blocking(move || bound_response(&service, &rpc, &body))
+            .await
+            .map_err(|e| Status::internal(format!("the response check stopped: {e}")))?
+    } else {
+        bound_response(&request.service, &request.rpc, &body)
+    };
+    let proto = bounded.unwrap_or_else(|| Vec::from(body));
     Ok(GrpcSuccessResponse {
         headers: without_hop_headers(metadata.into_headers()),
         proto,

@@ -24,8 +24,9 @@ pub(crate) mod wire;
 /// chain that a workflow wraps a few more times still decodes everywhere.
 pub const MAX_FAILURE_CHAIN: usize = 32;
 
-/// The source of the frame that stands in for the causes left out.
-pub(crate) const OMITTED_SOURCE: &str = "Sandglass";
+/// The source Temporal shows for failures Sandglass itself raises or writes: a
+/// workflow's or activity's, and the frame that stands in for the causes left out.
+pub const FAILURE_SOURCE: &str = "Sandglass";
 
 /// The message of the frame that stands in for `omitted` causes of a chain `depth` deep.
 pub(crate) fn omitted_message(omitted: usize, depth: usize) -> String {

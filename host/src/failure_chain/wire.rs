@@ -2,102 +2,82 @@
 //!
 //! prost gives up on a message nested deeper than 100 levels, so a chain that deep cannot
 //! be cut after decoding: it must be cut in the encoded bytes. The Temporal API schema
-//! (the descriptor set [`crate::descriptors`] embeds) says which fields of which messages
-//! can lead to a `temporal.api.failure.v1.Failure`; the walker below follows only those
-//! fields, skips everything else by its length, and rewrites a message only when a chain
-//! in it is longer than [`MAX_FAILURE_CHAIN`]. A response without such a chain is
-//! scanned once and passed on untouched, without a copy.
+//! (the descriptor set [`crate::descriptors`] embeds) says which fields are messages of
+//! which type; the walker below visits every message prost will decode, skips everything
+//! else by its length, and rewrites a message only when something in it must go:
 //!
+//! - a failure chain longer than [`MAX_FAILURE_CHAIN`] is cut (see [`crate::failure_chain`]);
+//!   of a failure's repeated `cause` fields (prost merges them) only the last is kept;
+//! - groups, a long-deprecated wire type Temporal's API never uses, are dropped: prost
+//!   skips unknown ones by recursing, so a deep one would refuse the whole message;
+//! - a message nested deeper than [`MAX_NESTING`] (only a recursive type other than
+//!   `Failure` could get there, and prost would refuse it) is dropped.
+//!
+//! A response with none of these is scanned once and passed on untouched, without a copy.
 //! The walker trusts nothing it reads: every length is checked against the bytes left,
-//! its recursion is bounded by the schema (and a depth cap besides), and bytes it cannot
-//! parse are passed on unchanged for prost to reject as it would have anyway.
+//! its recursion is bounded, and bytes it cannot parse are passed on unchanged for prost
+//! to reject as it would have anyway.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use prost_reflect::{DescriptorPool, Kind};
 
-use super::{MAX_FAILURE_CHAIN, OMITTED_SOURCE, omitted_message};
+use super::{FAILURE_SOURCE, MAX_FAILURE_CHAIN, omitted_message};
 
 const FAILURE: &str = "temporal.api.failure.v1.Failure";
 const FAILURE_MESSAGE_FIELD: u32 = 1;
 const FAILURE_SOURCE_FIELD: u32 = 2;
 const FAILURE_CAUSE_FIELD: u32 = 4;
 
-/// The walker's own recursion cap, for schemas with cycles other than `Failure.cause`
-/// (today's has none). Deeper messages are passed on as they are.
-const MAX_NESTING: usize = 64;
+/// Deepest nesting of messages passed on: below prost's limit of 100, with room for the
+/// envelope a decoder may add around a message it re-decodes.
+const MAX_NESTING: usize = 90;
 
 const WIRE_VARINT: u8 = 0;
 const WIRE_FIXED64: u8 = 1;
 const WIRE_LEN: u8 = 2;
+const WIRE_START_GROUP: u8 = 3;
+const WIRE_END_GROUP: u8 = 4;
 const WIRE_FIXED32: u8 = 5;
 
 type TypeId = usize;
 
-/// The part of the schema that can lead to a failure.
+/// The message types of the schema, by what the walker needs of them.
 struct Schema {
-    /// Per message type that can contain a failure: its fields that can, as (field
-    /// number, field type), sorted by number.
+    /// Per message type: its message-typed fields, as (field number, field type), sorted
+    /// by number.
     fields: Vec<Vec<(u32, TypeId)>>,
     by_name: HashMap<String, TypeId>,
     failure: TypeId,
-    /// `/service/method` of each RPC whose response can contain a failure.
+    /// The response type of each RPC, by `/service/method`.
     responses: HashMap<String, TypeId>,
 }
 
 impl Schema {
     fn build(pool: &DescriptorPool) -> Option<Self> {
         let messages: Vec<_> = pool.all_messages().collect();
-        let index: HashMap<&str, usize> = messages
+        let by_name: HashMap<String, TypeId> = messages
             .iter()
             .enumerate()
-            .map(|(i, m)| (m.full_name(), i))
+            .map(|(id, m)| (m.full_name().to_owned(), id))
             .collect();
-        let edges: Vec<Vec<(u32, usize)>> = messages
+        let fields = messages
             .iter()
             .map(|message| {
-                message
+                let mut fields: Vec<(u32, TypeId)> = message
                     .fields()
                     .filter_map(|field| match field.kind() {
-                        Kind::Message(target) => index
+                        Kind::Message(target) => by_name
                             .get(target.full_name())
                             .map(|&to| (field.number(), to)),
                         _ => None,
                     })
-                    .collect()
+                    .collect();
+                fields.sort_unstable();
+                fields
             })
             .collect();
-        let failure = *index.get(FAILURE)?;
-        // Which messages can reach a failure: grow the set until it stops growing.
-        let mut reaches = vec![false; messages.len()];
-        reaches[failure] = true;
-        let mut grew = true;
-        while grew {
-            grew = false;
-            for (from, targets) in edges.iter().enumerate() {
-                if !reaches[from] && targets.iter().any(|&(_, to)| reaches[to]) {
-                    reaches[from] = true;
-                    grew = true;
-                }
-            }
-        }
-        let ids: HashMap<usize, TypeId> = (0..messages.len())
-            .filter(|&i| reaches[i])
-            .enumerate()
-            .map(|(id, i)| (i, id))
-            .collect();
-        let mut fields = vec![Vec::new(); ids.len()];
-        let mut by_name = HashMap::new();
-        for (&i, &id) in &ids {
-            let mut relevant: Vec<(u32, TypeId)> = edges[i]
-                .iter()
-                .filter_map(|&(number, to)| ids.get(&to).map(|&to| (number, to)))
-                .collect();
-            relevant.sort_unstable();
-            fields[id] = relevant;
-            by_name.insert(messages[i].full_name().to_owned(), id);
-        }
         let mut responses = HashMap::new();
         for service in pool.services() {
             for method in service.methods() {
@@ -108,8 +88,8 @@ impl Schema {
         }
         Some(Self {
             fields,
+            failure: *by_name.get(FAILURE)?,
             by_name,
-            failure: *ids.get(&failure)?,
             responses,
         })
     }
@@ -140,7 +120,8 @@ fn schema() -> Option<&'static Schema> {
 }
 
 /// The response of RPC `service/method` with every failure chain cut to
-/// [`MAX_FAILURE_CHAIN`] frames, or `None` when it has nothing to cut (or cannot be read).
+/// [`MAX_FAILURE_CHAIN`] frames (and the rest above removed), or `None` when it has
+/// nothing to cut (or cannot be read).
 pub(crate) fn bound_response(service: &str, method: &str, bytes: &[u8]) -> Option<Vec<u8>> {
     let schema = schema()?;
     let path = format!("/{service}/{method}");
@@ -160,7 +141,8 @@ struct Walker<'a> {
 }
 
 /// One field of an encoded message: its number, wire type, where its key starts and
-/// where its value (for length-delimited fields, the bytes after the length) lies.
+/// where its value lies (for length-delimited fields the bytes after the length, for
+/// groups the bytes up to and including the end tag).
 struct Field {
     number: u32,
     wire_type: u8,
@@ -171,11 +153,12 @@ struct Field {
 impl Walker<'_> {
     fn top(&self, ty: TypeId, bytes: &[u8]) -> Option<Vec<u8>> {
         let frame = (ty == self.schema.failure).then_some(0);
-        self.message(ty, bytes, frame, 0)
+        self.message(ty, bytes, frame, 1)
     }
 
-    /// Walks a message of type `ty`; `frame` is its index in a failure chain when it is
-    /// a failure. Returns the rewritten message if anything in it was cut.
+    /// Walks a message of type `ty` at depth `nesting`; `frame` is its index in a failure
+    /// chain when it is a failure. Returns the rewritten message if anything in it had to
+    /// go.
     fn message(
         &self,
         ty: TypeId,
@@ -183,33 +166,46 @@ impl Walker<'_> {
         frame: Option<usize>,
         nesting: usize,
     ) -> Option<Vec<u8>> {
-        if nesting > MAX_NESTING {
-            return None;
-        }
+        let is_failure = ty == self.schema.failure;
+        // prost merges a failure's repeated causes; the last one stands for them all.
+        let last_cause = if is_failure {
+            fields(bytes)
+                .filter_map(|field| field.filter(is_cause).map(|f| f.start))
+                .last()
+        } else {
+            None
+        };
         let mut replaced: Vec<(Field, Option<Vec<u8>>)> = Vec::new();
         for field in fields(bytes) {
             let field = field?;
+            if field.wire_type == WIRE_START_GROUP {
+                replaced.push((field, None));
+                continue;
+            }
             if field.wire_type != WIRE_LEN {
                 continue;
             }
             let Some(child) = self.schema.field_type(ty, field.number) else {
                 continue;
             };
+            let cause = is_failure && is_cause(&field);
+            if (cause && Some(field.start) != last_cause) || nesting >= MAX_NESTING {
+                replaced.push((field, None));
+                continue;
+            }
             let value = &bytes[field.value.clone()];
             let child_frame = match (frame, child == self.schema.failure) {
-                (Some(index), true) if field.number == FAILURE_CAUSE_FIELD => Some(index + 1),
+                (Some(index), true) if cause => Some(index + 1),
                 (_, true) => Some(0),
                 (_, false) => None,
             };
             let rewritten = match child_frame {
-                // The last frame a chain keeps has no cause.
+                // The last frame a chain keeps has no cause. (The count in `omit_rest`
+                // follows one path; this holds whatever it missed.)
                 Some(index) if index >= MAX_FAILURE_CHAIN => Some(None),
-                Some(index) if index == MAX_FAILURE_CHAIN - 2 => {
-                    omit_rest(value).map(Some).or_else(|| {
-                        self.message(child, value, child_frame, nesting + 1)
-                            .map(Some)
-                    })
-                }
+                Some(index) if index == MAX_FAILURE_CHAIN - 2 => omit_rest(value)
+                    .or_else(|| self.message(child, value, child_frame, nesting + 1))
+                    .map(Some),
                 _ => self
                     .message(child, value, child_frame, nesting + 1)
                     .map(Some),
@@ -235,6 +231,10 @@ impl Walker<'_> {
     }
 }
 
+fn is_cause(field: &Field) -> bool {
+    field.number == FAILURE_CAUSE_FIELD && field.wire_type == WIRE_LEN
+}
+
 /// `failure` would be the frame at index `MAX_FAILURE_CHAIN - 2` of its chain; if the
 /// chain goes on past [`MAX_FAILURE_CHAIN`], the frame that says what was left out,
 /// with the chain's root cause as its cause.
@@ -256,30 +256,32 @@ fn omit_rest(failure: &[u8]) -> Option<Vec<u8>> {
         FAILURE_MESSAGE_FIELD,
         omitted_message(omitted, depth).as_bytes(),
     );
-    put_len_field(&mut note, FAILURE_SOURCE_FIELD, OMITTED_SOURCE.as_bytes());
-    put_len_field(&mut note, FAILURE_CAUSE_FIELD, &without_cause(root)?);
+    put_len_field(&mut note, FAILURE_SOURCE_FIELD, FAILURE_SOURCE.as_bytes());
+    put_len_field(&mut note, FAILURE_CAUSE_FIELD, &root_frame(root)?);
     Some(note)
 }
 
-/// A failure's cause, as prost would read it: the last occurrence of the field wins for
-/// the walk down the chain (any earlier ones are dropped with the rest when cut).
+/// A failure's cause, for counting the chain below it: the last occurrence of the field,
+/// the one the walk keeps.
 fn last_cause(failure: &[u8]) -> Option<&[u8]> {
     let mut cause = None;
     for field in fields(failure) {
         let field = field?;
-        if field.number == FAILURE_CAUSE_FIELD && field.wire_type == WIRE_LEN {
+        if is_cause(&field) {
             cause = Some(&failure[field.value]);
         }
     }
     cause
 }
 
-/// A failure's bytes without any `cause` field.
-fn without_cause(failure: &[u8]) -> Option<Vec<u8>> {
+/// The root frame of a cut chain: its own fields, without causes or groups. Its other
+/// message fields (failure info, details) hold no failures and nest a few levels at
+/// most.
+fn root_frame(failure: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(failure.len());
     for field in fields(failure) {
         let field = field?;
-        if field.number != FAILURE_CAUSE_FIELD {
+        if field.number != FAILURE_CAUSE_FIELD && field.wire_type != WIRE_START_GROUP {
             out.extend_from_slice(&failure[field.start..field.value.end]);
         }
     }
@@ -301,9 +303,7 @@ fn fields(bytes: &[u8]) -> impl Iterator<Item = Option<Field>> + '_ {
 }
 
 fn read_field(bytes: &[u8], start: usize) -> Option<Field> {
-    let (key, mut at) = read_varint(bytes, start)?;
-    let number = u32::try_from(key >> 3).ok().filter(|&n| n != 0)?;
-    let wire_type = (key & 0x7) as u8;
+    let (number, wire_type, mut at) = read_key(bytes, start)?;
     let value_start;
     match wire_type {
         WIRE_VARINT => {
@@ -323,7 +323,11 @@ fn read_field(bytes: &[u8], start: usize) -> Option<Field> {
             value_start = at;
             at = at.checked_add(4)?;
         }
-        // Groups (3, 4) are long deprecated and absent from Temporal's API.
+        WIRE_START_GROUP => {
+            value_start = at;
+            at = skip_group(bytes, at, number)?;
+        }
+        // An end tag with no group open, or a wire type that does not exist.
         _ => return None,
     }
     (at <= bytes.len()).then_some(Field {
@@ -332,6 +336,44 @@ fn read_field(bytes: &[u8], start: usize) -> Option<Field> {
         start,
         value: value_start..at,
     })
+}
+
+/// Where the group `number` whose contents start at `at` ends (just past its end tag).
+/// Nested groups are counted, not recursed into.
+fn skip_group(bytes: &[u8], mut at: usize, number: u32) -> Option<usize> {
+    let mut open = vec![number];
+    while let Some(&innermost) = open.last() {
+        let (field, wire_type, after) = read_key(bytes, at)?;
+        at = match wire_type {
+            WIRE_VARINT => read_varint(bytes, after)?.1,
+            WIRE_FIXED64 => after.checked_add(8)?,
+            WIRE_LEN => {
+                let (len, value) = read_varint(bytes, after)?;
+                value.checked_add(usize::try_from(len).ok()?)?
+            }
+            WIRE_FIXED32 => after.checked_add(4)?,
+            WIRE_START_GROUP => {
+                open.push(field);
+                after
+            }
+            WIRE_END_GROUP if field == innermost => {
+                open.pop();
+                after
+            }
+            _ => return None,
+        };
+        if at > bytes.len() {
+            return None;
+        }
+    }
+    Some(at)
+}
+
+/// A field's key: its number (never 0) and wire type, and where its value starts.
+fn read_key(bytes: &[u8], at: usize) -> Option<(u32, u8, usize)> {
+    let (key, after) = read_varint(bytes, at)?;
+    let number = u32::try_from(key >> 3).ok().filter(|&n| n != 0)?;
+    Some((number, (key & 0x7) as u8, after))
 }
 
 fn read_varint(bytes: &[u8], mut at: usize) -> Option<(u64, usize)> {
@@ -557,5 +599,63 @@ mod tests {
             ),
             None
         );
+    }
+
+    /// `bytes` with an unknown group of `depth` nested groups appended, as another SDK's
+    /// newer schema (or an attacker) could send and the server keeps.
+    fn with_nested_group(mut bytes: Vec<u8>, depth: usize) -> Vec<u8> {
+        for _ in 0..depth {
+            put_varint(&mut bytes, (1000 << 3) | u64::from(WIRE_START_GROUP));
+        }
+        for _ in 0..depth {
+            put_varint(&mut bytes, (1000 << 3) | u64::from(WIRE_END_GROUP));
+        }
+        bytes
+    }
+
+    #[test]
+    fn groups_are_dropped_so_that_they_hide_nothing_from_the_cut() {
+        // A group on the outermost frame of a deep chain: before, the walker gave up on
+        // the frame and prost got the whole chain.
+        let chain = with_nested_group(encoded_chain(1), 3);
+        let mut outer = chain.clone();
+        put_len_field(&mut outer, FAILURE_CAUSE_FIELD, &encoded_chain(500));
+        let bounded = bound_message(FAILURE, &outer).expect("cut");
+        assert_eq!(
+            chain_messages(&Failure::decode(bounded.as_slice()).unwrap()).len(),
+            MAX_FAILURE_CHAIN
+        );
+        // A group nested past prost's limit anywhere prost decodes.
+        let deep_group = with_nested_group(encoded_chain(1), 200);
+        assert!(Failure::decode(deep_group.as_slice()).is_err());
+        let bounded = bound_message(FAILURE, &deep_group).expect("dropped");
+        assert_eq!(
+            chain_messages(&Failure::decode(bounded.as_slice()).unwrap()),
+            ["frame 0"]
+        );
+    }
+
+    #[test]
+    fn repeated_causes_keep_only_the_last_and_cost_no_more_than_one_note() {
+        let mut frame = Vec::new();
+        put_len_field(&mut frame, FAILURE_MESSAGE_FIELD, b"outer");
+        for _ in 0..1000 {
+            put_len_field(&mut frame, FAILURE_CAUSE_FIELD, &encoded_chain(3));
+        }
+        let bounded = bound_message(FAILURE, &frame).expect("rewritten");
+        assert!(bounded.len() < 200, "{} bytes", bounded.len());
+        assert_eq!(
+            Failure::decode(bounded.as_slice()).unwrap(),
+            Failure::decode(frame.as_slice()).unwrap(),
+            "prost merges the repeated causes of the original into the same chain"
+        );
+    }
+
+    #[test]
+    fn an_unterminated_group_is_left_for_prost_to_reject() {
+        let mut bytes = encoded_chain(1);
+        put_varint(&mut bytes, (7 << 3) | u64::from(WIRE_START_GROUP));
+        assert_eq!(bound_message(FAILURE, &bytes), None);
+        assert!(Failure::decode(bytes.as_slice()).is_err());
     }
 }

@@ -67,7 +67,7 @@ impl Deadline {
     pub fn start(&mut self) -> u64 {
         self.started = Some((thread_cpu_time(), Instant::now()));
         self.overrun = None;
-        ticks_for(self.budget)
+        ticks_for(self.budget.min(self.wall_clock_limit))
     }
 
     #[cfg(test)]
@@ -176,8 +176,15 @@ mod tests {
 
     #[test]
     fn a_short_task_timeout_brings_the_backstop_forward() {
-        let deadline = Deadline::new(Duration::from_secs(2), Some(Duration::from_secs(3)));
+        let mut deadline = Deadline::new(Duration::from_secs(2), Some(Duration::from_secs(3)));
         assert_eq!(deadline.wall_clock_limit(), Duration::from_millis(2400));
+        assert_eq!(deadline.start(), ticks_for(Duration::from_secs(2)));
+        let mut deadline = Deadline::new(Duration::from_secs(2), Some(Duration::from_secs(1)));
+        assert_eq!(
+            deadline.start(),
+            ticks_for(Duration::from_millis(800)),
+            "the first check comes before the task times out"
+        );
         let deadline = Deadline::new(Duration::from_secs(2), Some(Duration::from_secs(60)));
         assert_eq!(deadline.wall_clock_limit(), Duration::from_secs(10));
     }

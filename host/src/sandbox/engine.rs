@@ -53,7 +53,8 @@ fn pool(slots: u32, limits: &SandboxLimits) -> PoolingAllocationConfig {
 /// A thread that advances an engine's epoch every [`EPOCH_TICK`] until dropped.
 ///
 /// Each store sets its deadline in ticks before every activation; when it passes, the
-/// guest traps at its next loop header or function entry.
+/// guest calls the store's deadline check at its next loop header or function entry,
+/// which stops it or sets the next deadline ([`super::deadline`]).
 pub struct EpochTicker {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,

@@ -332,8 +332,8 @@ fn incoming_text(incoming: usize, limit: usize) -> String {
 fn overrun_text(overrun: Overrun, limit: Duration) -> String {
     match overrun {
         Overrun::Cpu => format!("computed for {limit:?} of CPU time"),
-        Overrun::WallClock { limit } => format!(
-            "ran for {limit:?} on the wall clock (short of CPU while the worker was busy; the \
+        Overrun::WallClock { limit: wall } => format!(
+            "ran for {wall:?} on the wall clock (short of CPU while the worker was busy; the \
              workflow task would soon time out)"
         ),
     }

@@ -97,18 +97,27 @@ impl GuestLog {
         stream: Option<&str>,
         text: &str,
     ) {
-        let cost = LINE_COST.saturating_add(text.len());
-        if text.is_empty() || cost > self.room {
+        if text.is_empty() {
+            // An empty line shows nothing, but still costs its line.
+            if self.room < LINE_COST {
+                self.dropped_lines += 1;
+            }
+            self.room = self.room.saturating_sub(LINE_COST);
+            return;
+        }
+        if self.room <= LINE_COST {
             self.dropped_lines += 1;
             self.dropped_bytes += text.len();
-            // The first line past the allowance is shown as far as it fits.
-            if text.is_empty() || self.room <= LINE_COST {
-                self.room = self.room.saturating_sub(LINE_COST);
-                return;
-            }
+            self.room = 0;
+            return;
         }
-        let kept =
-            &text[..text.floor_char_boundary(self.room.saturating_sub(LINE_COST).min(text.len()))];
+        // The first line past the allowance is shown as far as it fits.
+        let fits = self.room - LINE_COST;
+        let kept = &text[..text.floor_char_boundary(fits.min(text.len()))];
+        if kept.len() < text.len() {
+            self.dropped_lines += 1;
+            self.dropped_bytes += text.len() - kept.len();
+        }
         self.room -= LINE_COST + kept.len();
         emit(level, workflow_type, run_id, stream, &escape_controls(kept));
     }
@@ -177,7 +186,7 @@ mod tests {
             "the line that overflows is cut to the room left"
         );
         log.log(LogLevel::Info, "W", "r", "more");
-        assert_eq!((log.dropped_lines, log.dropped_bytes), (2, 11));
+        assert_eq!((log.dropped_lines, log.dropped_bytes), (2, 6));
         log.renew();
         assert_eq!((log.room, log.dropped_lines), (2 * LINE_COST + 10, 0));
     }

@@ -119,7 +119,7 @@ impl WorkflowInstance {
                     let stderr = parts.stderr.take();
                     return Err(classify_trap(
                         &source,
-                        trap_context(&identity, limits, store.data_mut(), &stderr),
+                        trap_context(&identity, limits, store.data_mut(), &stderr, 0),
                     ));
                 }
                 // wasmtime's message, without the backtrace that names the guest's
@@ -215,13 +215,13 @@ impl WorkflowInstance {
                 count,
                 limit: self.limits.max_commands,
             },
-            OutputViolation::TooManyBytes { size } => ActivationError::CommandsTooLarge {
+            OutputViolation::CommandsTooLarge { size } => ActivationError::CommandsTooLarge {
                 workflow_type,
                 run_id,
                 size,
                 limit: self.limits.max_commands_bytes,
             },
-            OutputViolation::Oversized(OversizedCommand { what, size }) => {
+            OutputViolation::PayloadTooLarge(OversizedCommand { what, size }) => {
                 ActivationError::PayloadTooLarge {
                     workflow_type,
                     run_id,
@@ -245,8 +245,13 @@ impl WorkflowInstance {
             "guest trapped: {}",
             escape_controls(&format!("{error:?}"))
         );
-        let mut context = trap_context(&self.identity, &self.limits, self.store.data_mut(), stderr);
-        context.incoming = incoming;
+        let context = trap_context(
+            &self.identity,
+            &self.limits,
+            self.store.data_mut(),
+            stderr,
+            incoming,
+        );
         classify_trap(&error, context)
     }
 }
@@ -303,12 +308,14 @@ pub(crate) fn start_call(store: &mut Store<RunState>) {
     store.set_epoch_deadline(ticks);
 }
 
-/// What the host knew when a guest call (or instantiation) of `identity`'s run failed.
+/// What the host knew when a guest call (or instantiation) of `identity`'s run failed;
+/// `incoming` is the payload bytes the call handed the guest.
 fn trap_context<'a>(
     identity: &'a RunIdentity,
     limits: &SandboxLimits,
     state: &mut RunState,
     stderr: &'a [u8],
+    incoming: usize,
 ) -> TrapContext<'a> {
     TrapContext {
         workflow_type: &identity.workflow_type,
@@ -316,7 +323,7 @@ fn trap_context<'a>(
         deadline: limits.activation_deadline,
         max_wasm_stack: limits.max_wasm_stack,
         max_copy_bytes: hostcall_fuel(limits),
-        incoming: 0,
+        incoming,
         overrun: state.deadline.overrun(),
         refused: state.limits.take_refusal(),
         stderr,

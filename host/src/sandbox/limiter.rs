@@ -23,7 +23,7 @@ const TABLE_ELEMENT_BYTES: usize = std::mem::size_of::<usize>();
 pub enum MemoryRefusal {
     /// The run would have grown past [`SandboxLimits::max_memory_bytes`].
     RunCap {
-        /// The size, in bytes, the guest asked its memory to grow to.
+        /// The size, in bytes, the run's memories together would have grown to.
         requested: usize,
         /// The cap it ran into.
         limit: usize,
@@ -144,6 +144,9 @@ impl ResourceLimiter for RunLimiter {
             });
             return Ok(false);
         }
+        // Kept even if wasmtime then fails the growth: `memory_grow_failed` is also called
+        // for growths never approved, so it cannot tell which to give back, and counting
+        // too much is the safe side (bounded by the cap, and given back on drop).
         self.reserved += growth;
         self.memory_bytes = run_total;
         Ok(true)

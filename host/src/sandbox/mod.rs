@@ -40,8 +40,8 @@ pub use forbidden::Forbidden;
 pub use guest_log::escape_controls;
 pub use instance::{RunIdentity, WorkflowInstance};
 pub use memory_budget::{MemoryBudget, Reclaim};
-pub use module::{ModuleError, WorkflowModule, digest_of};
-pub use output::{command_name, quoted, shorten};
+pub use module::{MAX_NAME_BYTES, ModuleError, WorkflowModule, digest_of};
+pub use output::{command_name, host_frame, quoted, shorten};
 
 use engine::{EpochTicker, build_engine};
 use instance::RunState;
@@ -73,8 +73,10 @@ pub struct SandboxLimits {
     /// traps as [`ActivationError::StackOverflow`]. Rust guests also keep a 1 MiB stack
     /// of their own in linear memory, whose overflow shows as an out-of-bounds access.
     pub max_wasm_stack: usize,
-    /// Most guest output kept per activation, for each of stdout, stderr and the
-    /// `host.log` calls; the rest is dropped (and the log says how much). Default 64 KiB.
+    /// Most guest output logged per activation: its `host.log` calls and its stdout and
+    /// stderr lines together, each line costing 64 bytes beyond its text; the rest is
+    /// dropped (and the log says how much). Stdout and stderr are each captured up to
+    /// this much, too. Default 64 KiB.
     pub max_output_bytes: usize,
     /// Most payload bytes (data and metadata) one command may carry: the workflow's
     /// result, an activity's arguments, a failure's text and details, a query's answer.

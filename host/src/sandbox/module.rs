@@ -84,8 +84,9 @@ struct ModuleInner {
 /// enough that what the guest's `workflow-types` returns stays small.
 const MAX_WORKFLOW_TYPES: usize = 1000;
 const MAX_HANDLERS_PER_TYPE: usize = 1000;
-/// Temporal's limit on names (`limit.maxIDLength`).
-const MAX_NAME_BYTES: usize = 1000;
+/// Longest name accepted (a workflow type, a handler, a patch id): Temporal's limit on
+/// ids and names (`limit.maxIDLength`).
+pub const MAX_NAME_BYTES: usize = 1000;
 /// What the guest's answer to `workflow-types` may copy into the host.
 const INTROSPECTION_FUEL: usize = 1 << 20;
 

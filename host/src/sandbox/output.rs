@@ -18,7 +18,7 @@
 
 use super::SandboxLimits;
 use super::bindings::{guest, types};
-use crate::failure_chain::{MAX_FAILURE_CHAIN, OMITTED_SOURCE, truncate_frames};
+use crate::failure_chain::{FAILURE_SOURCE, MAX_FAILURE_CHAIN, truncate_frames};
 
 /// Bytes counted for each list element (a payload, a metadata entry, a failure frame) on
 /// top of its contents: what its tags, lengths and the host's structs cost, so that a
@@ -33,6 +33,8 @@ const QUOTED_NAME_BYTES: usize = 128;
 /// Most text a failure frame keeps in its message or stack trace when it is the reason
 /// an activation failed (the task failure message is built from it and is bounded again).
 const MAX_TASK_FAILURE_TEXT: usize = 4 << 10;
+/// Most of a frame's `source` (an SDK's name) kept in that case.
+const MAX_SOURCE_TEXT: usize = 64;
 
 /// What one guest call may copy into the host (wasmtime's hostcall fuel, which counts
 /// the bytes of the lifted lists and strings): four times the commands' byte limit, room
@@ -48,11 +50,11 @@ pub enum OutputViolation {
     TooManyCommands {
         count: usize,
     },
-    TooManyBytes {
+    CommandsTooLarge {
         size: usize,
     },
     /// One command's payloads exceed the payload limit.
-    Oversized(OversizedCommand),
+    PayloadTooLarge(OversizedCommand),
 }
 
 /// A command whose payloads are larger than the sandbox allows.
@@ -81,7 +83,7 @@ pub fn check_commands(
         let mut size = measure(command);
         if size.payload > limits.max_payload_bytes {
             let guest::Command::RespondToQuery(response) = command else {
-                return Err(OutputViolation::Oversized(OversizedCommand {
+                return Err(OutputViolation::PayloadTooLarge(OversizedCommand {
                     what: carried(command),
                     size: size.payload,
                 }));
@@ -92,7 +94,7 @@ pub fn check_commands(
         total = total.saturating_add(size.total);
     }
     if total > limits.max_commands_bytes {
-        return Err(OutputViolation::TooManyBytes { size: total });
+        return Err(OutputViolation::CommandsTooLarge { size: total });
     }
     Ok(())
 }
@@ -104,7 +106,7 @@ pub fn bound_task_failure(failure: &mut types::Failure) {
     for frame in failure.iter_mut() {
         shorten(&mut frame.message, MAX_TASK_FAILURE_TEXT);
         shorten(&mut frame.stack_trace, MAX_TASK_FAILURE_TEXT);
-        frame.source.truncate(frame.source.floor_char_boundary(64));
+        shorten(&mut frame.source, MAX_SOURCE_TEXT);
     }
 }
 
@@ -162,32 +164,36 @@ fn cut_failure_chains(command: &mut guest::Command) {
     debug_assert!(failure.len() <= MAX_FAILURE_CHAIN);
 }
 
-fn omitted_frame(message: String) -> types::FailureFrame {
+/// A failure frame the host writes in the guest's place.
+pub fn host_frame(message: String, info: types::FailureInfo) -> types::FailureFrame {
     types::FailureFrame {
         message,
-        source: OMITTED_SOURCE.to_owned(),
+        source: FAILURE_SOURCE.to_owned(),
         stack_trace: String::new(),
-        info: types::FailureInfo::Other,
+        info,
     }
 }
 
+fn omitted_frame(message: String) -> types::FailureFrame {
+    host_frame(message, types::FailureInfo::Other)
+}
+
 fn oversized_answer(size: usize, limits: &SandboxLimits) -> types::FailureFrame {
-    types::FailureFrame {
-        message: format!(
-            "the query's answer is {} bytes, more than the {} bytes Temporal accepts in one \
-             payload; answer with less (a summary, or a reference to data kept elsewhere), \
-             or raise the server's blob size limit and the worker's \
-             `SandboxLimits::max_payload_bytes`",
-            size, limits.max_payload_bytes
-        ),
-        source: OMITTED_SOURCE.to_owned(),
-        stack_trace: String::new(),
-        info: types::FailureInfo::Application(types::ApplicationFailure {
+    let message = format!(
+        "the query's answer is {} bytes, more than the {} bytes Temporal accepts in one \
+         payload; answer with less (a summary, or a reference to data kept elsewhere), or \
+         raise the server's blob size limit and the worker's \
+         `SandboxLimits::max_payload_bytes`",
+        size, limits.max_payload_bytes
+    );
+    host_frame(
+        message,
+        types::FailureInfo::Application(types::ApplicationFailure {
             error_type: "QueryAnswerTooLarge".to_owned(),
             non_retryable: true,
             details: Vec::new(),
         }),
-    }
+    )
 }
 
 /// What one command carries.
@@ -445,7 +451,7 @@ mod tests {
         let mut commands = [guest::Command::CompleteWorkflow(Some(payload(2000)))];
         assert_eq!(
             check_commands(&mut commands, &limits()),
-            Err(OutputViolation::Oversized(OversizedCommand {
+            Err(OutputViolation::PayloadTooLarge(OversizedCommand {
                 what: "the workflow result".to_owned(),
                 size: 2000 + "encoding".len() + "json/plain".len() + 2 * ELEMENT_OVERHEAD,
             }))
@@ -462,7 +468,7 @@ mod tests {
         });
         let mut commands = [guest::Command::FailWorkflow(vec![failure])];
         match check_commands(&mut commands, &limits()) {
-            Err(OutputViolation::Oversized(oversized)) => {
+            Err(OutputViolation::PayloadTooLarge(oversized)) => {
                 assert_eq!(oversized.what, "the workflow failure")
             }
             other => panic!("expected an oversized failure, got {other:?}"),
@@ -470,7 +476,7 @@ mod tests {
     }
 
     #[test]
-    fn too_many_commands_are_refused_before_anything_is_measured() {
+    fn too_many_commands_are_refused() {
         let mut commands: Vec<_> = (0..101).map(timer).collect();
         assert_eq!(
             check_commands(&mut commands, &limits()),
@@ -484,7 +490,7 @@ mod tests {
             .map(|_| guest::Command::UpsertMemo(vec![("k".to_owned(), payload(500))]))
             .collect();
         match check_commands(&mut commands, &limits()) {
-            Err(OutputViolation::TooManyBytes { size }) => assert!(size > 8192, "{size}"),
+            Err(OutputViolation::CommandsTooLarge { size }) => assert!(size > 8192, "{size}"),
             other => panic!("expected too many bytes, got {other:?}"),
         }
     }

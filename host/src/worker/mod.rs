@@ -230,6 +230,18 @@ impl WorkerBuilder {
                     .into(),
             ));
         }
+        let runs_needed = options
+            .max_cached_workflows
+            .saturating_add(options.max_concurrent_workflow_tasks);
+        if let Some(pool) = options.sandbox.instance_pool
+            && usize::try_from(pool).unwrap_or(usize::MAX) < runs_needed
+        {
+            return Err(WorkerError::Config(format!(
+                "the instance pool has {pool} slots, fewer than the {runs_needed} runs the \
+                 worker may hold (max_cached_workflows + max_concurrent_workflow_tasks); \
+                 raise `SandboxLimits::instance_pool` or lower those"
+            )));
+        }
         if workflow_dir.is_some() && !paths.is_empty() {
             return Err(WorkerError::Config(
                 "give a worker either module files or a workflow directory, not both; put \

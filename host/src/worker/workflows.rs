@@ -29,7 +29,7 @@ use crate::bridge::sequence::{MalformedOutput, OpenCommands};
 use crate::sandbox::bindings::{guest, types};
 use crate::sandbox::{
     ActivationError, Reclaim, RunIdentity, Sandbox, WorkflowInstance, WorkflowModule, command_name,
-    shorten,
+    host_frame, shorten,
 };
 use crate::worker::stats::{Phase, StatsRecorder};
 
@@ -147,11 +147,8 @@ impl MessagesOnly {
 
     /// Answers each message with `error`: the queries fail, the updates are rejected.
     fn refuse(self, error: &WorkflowTaskError) -> Vec<CoreCommand> {
-        let failure = || Failure {
-            message: task_failure_message(error),
-            source: FAILURE_SOURCE.into(),
-            ..Default::default()
-        };
+        let message = task_failure_message(error);
+        let failure = || host_failure(message.clone());
         let queries = self.queries.into_iter().map(|query_id| {
             CoreCommand::RespondToQuery(QueryResult {
                 query_id,
@@ -179,16 +176,21 @@ const MAX_TASK_FAILURE_MESSAGE: usize = 16 << 10;
 fn task_failure(run_id: &str, message: String) -> WorkflowActivationCompletion {
     WorkflowActivationCompletion::fail(
         run_id,
-        Failure {
-            message,
-            source: FAILURE_SOURCE.into(),
-            ..Default::default()
-        },
+        host_failure(message),
         Some(WorkflowTaskFailedCause::WorkflowWorkerUnhandledFailure),
     )
 }
 
-fn task_failure_message(error: &WorkflowTaskError) -> String {
+/// A failure the worker reports in a run's place.
+fn host_failure(message: String) -> Failure {
+    Failure {
+        message,
+        source: FAILURE_SOURCE.into(),
+        ..Default::default()
+    }
+}
+
+fn task_failure_message(error: &impl std::fmt::Display) -> String {
     let mut message = error.to_string();
     shorten(&mut message, MAX_TASK_FAILURE_MESSAGE);
     message
@@ -250,8 +252,9 @@ impl WorkflowRunner {
     /// Polls activations until core shuts down, handling each on its own task so one
     /// slow run never delays another (or, running the guest inline, one at a time).
     ///
-    /// Every activation is answered exactly once, as core requires; a failed answer is
-    /// logged, since core then evicts the run and Temporal retries its task.
+    /// Every activation is answered exactly once, as core requires; a completion core
+    /// refuses as malformed is answered again with a task failure, and Temporal retries
+    /// the task.
     pub async fn run(self: Arc<Self>, core: Arc<CoreWorker>) -> Result<(), PollError> {
         let _ = self.core.set(core.clone());
         let reclaimer: Arc<dyn Reclaim> = self.clone();
@@ -289,11 +292,10 @@ impl WorkflowRunner {
                     core.request_workflow_eviction(&run_id);
                 }
                 if let Err(error) = core.complete_workflow_activation(completion).await {
+                    let message = task_failure_message(&error);
+                    tracing::error!(run_id, error = %message, "core rejected a workflow activation completion");
                     // The activation is still unanswered, and core would hold the run (and
                     // its task slot) until it is: answer it with a task failure.
-                    let mut message = error.to_string();
-                    shorten(&mut message, MAX_TASK_FAILURE_MESSAGE);
-                    tracing::error!(run_id, error = %message, "core rejected a workflow activation completion; failing the task");
                     if let CompleteWfError::MalformedWorkflowCompletion { .. } = error {
                         let failed = task_failure(&run_id, message);
                         if let Err(error) = core.complete_workflow_activation(failed).await {
@@ -330,13 +332,14 @@ impl WorkflowRunner {
             Err(error) => return (self.fail(&run_id, error.into()), false),
         };
         if routed.evict {
-            self.lock_runs().remove(&run_id);
+            self.forget_run(&run_id);
             return (WorkflowActivationCompletion::empty(run_id), false);
         }
         let Some(guest) = &routed.guest else {
             return (WorkflowActivationCompletion::empty(run_id), false);
         };
         let messages_only = MessagesOnly::of(guest);
+        let updates = update_request_bytes(guest);
         // WASI's blocking calls (a guest's `println!` flushes) enter the runtime
         // themselves, so guest code may only run on a runtime thread inside
         // `block_in_place`, which a multi-thread runtime alone allows.
@@ -356,30 +359,28 @@ impl WorkflowRunner {
                 .and_then(|result| result)
         };
         let outcome = outcome.and_then(|(commands, behavior)| {
-            match messages_only.as_ref().filter(|m| m.updates.is_empty()) {
-                Some(_) => only_query_answers(&run_id, commands),
-                None => Ok(commands),
+            let commands = match messages_only.as_ref().filter(|m| m.updates.is_empty()) {
+                Some(_) => only_query_answers(&run_id, commands)?,
+                None => commands,
+            };
+            let commands = self.stats.time(Phase::Conversion, || {
+                commands_from_wit(commands, &self.task_queue, &self.namespace)
+            });
+            let completion = WorkflowActivationCompletion::from_cmds(run_id.clone(), commands);
+            // The guest's output was bounded by its own measure; this is the exact one, so
+            // that the server never refuses a completion for its size. Core sends each
+            // accepted update's request back with it.
+            let size = completion.encoded_len() + accepted_update_bytes(&completion, &updates);
+            if size > MAX_COMPLETION_BYTES {
+                return Err(WorkflowTaskError::CompletionTooLarge {
+                    run_id: run_id.clone(),
+                    size,
+                });
             }
-            .map(|commands| (commands, behavior))
+            Ok((completion, behavior))
         });
         match (outcome, messages_only) {
-            (Ok((guest_commands, behavior)), _) => {
-                let commands = self.stats.time(Phase::Conversion, || {
-                    commands_from_wit(guest_commands, &self.task_queue, &self.namespace)
-                });
-                let mut completion = WorkflowActivationCompletion::from_cmds(run_id, commands);
-                // The guest's output was bounded by its own measure; this is the exact one,
-                // so that the server never refuses a completion for its size.
-                let size = completion.encoded_len();
-                if size > MAX_COMPLETION_BYTES {
-                    let run_id = completion.run_id;
-                    self.lock_runs().remove(&run_id);
-                    let error = WorkflowTaskError::CompletionTooLarge {
-                        run_id: run_id.clone(),
-                        size,
-                    };
-                    return (self.fail(&run_id, error), false);
-                }
+            (Ok((mut completion, behavior)), _) => {
                 if let (Some(behavior), Some(Status::Successful(success))) =
                     (behavior, completion.status.as_mut())
                 {
@@ -388,7 +389,7 @@ impl WorkflowRunner {
                 (completion, false)
             }
             (Err(error), Some(messages)) => {
-                self.lock_runs().remove(&run_id);
+                self.forget_run(&run_id);
                 tracing::error!(
                     run_id,
                     error = %task_failure_message(&error),
@@ -401,7 +402,7 @@ impl WorkflowRunner {
                 )
             }
             (Err(error), None) => {
-                self.lock_runs().remove(&run_id);
+                self.forget_run(&run_id);
                 (self.fail(&run_id, error), false)
             }
         }
@@ -500,30 +501,50 @@ impl WorkflowRunner {
         }
     }
 
+    /// Drops the run's cached instance, outside the cache's lock (dropping a store
+    /// unmaps its memory).
+    fn forget_run(&self, run_id: &str) {
+        let forgotten = self.lock_runs().remove(run_id);
+        drop(forgotten);
+    }
+
     fn lock_runs(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedRun>> {
         self.runs.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
+impl WorkflowRunner {
+    /// The idle runs among `runs`, as (last active, memory held, run id). A run is idle
+    /// when nothing holds it but the cache: no activation is running or waiting for it
+    /// (those hold it from before they start) and its lock is free.
+    fn idle_runs(runs: &HashMap<String, CachedRun>) -> Vec<(Instant, usize, String)> {
+        runs.iter()
+            .filter(|(_, run)| Arc::strong_count(run) == 1)
+            .filter_map(|(run_id, run)| {
+                let run = run.try_lock().ok()?;
+                Some((
+                    run.last_active,
+                    run.instance.reserved_memory(),
+                    run_id.clone(),
+                ))
+            })
+            .collect()
+    }
+}
+
 impl Reclaim for WorkflowRunner {
-    /// Evicts idle runs, least recently active first, until `bytes` are freed. A run is
-    /// idle when nothing holds it but the cache: no activation is running or waiting for
-    /// it (those hold it from before they start) and its lock is free.
+    fn idle_bytes(&self) -> usize {
+        Self::idle_runs(&self.lock_runs())
+            .iter()
+            .map(|(_, memory, _)| memory)
+            .sum()
+    }
+
+    /// Evicts idle runs, least recently active first, until `bytes` are freed.
     fn reclaim(&self, bytes: usize) {
         let evicted: Vec<(String, CachedRun)> = {
             let mut runs = self.lock_runs();
-            let mut idle: Vec<(Instant, usize, String)> = runs
-                .iter()
-                .filter(|(_, run)| Arc::strong_count(run) == 1)
-                .filter_map(|(run_id, run)| {
-                    let run = run.try_lock().ok()?;
-                    Some((
-                        run.last_active,
-                        run.instance.reserved_memory(),
-                        run_id.clone(),
-                    ))
-                })
-                .collect();
+            let mut idle = Self::idle_runs(&runs);
             idle.sort_unstable_by_key(|(last_active, ..)| *last_active);
             let mut freed = 0;
             idle.into_iter()
@@ -570,15 +591,119 @@ fn only_query_answers(
 }
 
 fn unanswered_query(id: String) -> guest::Command {
+    let message = "the workflow did not answer the query (its component returned without a \
+                   response for it)";
     guest::Command::RespondToQuery(guest::QueryResponse {
         id,
-        outcome: Err(vec![types::FailureFrame {
-            message: "the workflow did not answer the query (its component returned without \
-                      a response for it)"
-                .to_owned(),
-            source: FAILURE_SOURCE.to_owned(),
-            stack_trace: String::new(),
-            info: types::FailureInfo::Other,
-        }]),
+        outcome: Err(vec![host_frame(
+            message.to_owned(),
+            types::FailureInfo::Other,
+        )]),
     })
+}
+
+/// The encoded size of each update request the activation delivers, by protocol
+/// instance id.
+fn update_request_bytes(activation: &guest::Activation) -> Vec<(String, usize)> {
+    activation
+        .jobs
+        .iter()
+        .filter_map(|job| match job {
+            guest::Job::Update(update) => {
+                let arguments: usize = update
+                    .arguments
+                    .iter()
+                    .map(|p| {
+                        p.data.len()
+                            + p.metadata
+                                .iter()
+                                .map(|(key, value)| key.len() + value.len())
+                                .sum::<usize>()
+                    })
+                    .sum();
+                let size = update.id.len() + update.name.len() + arguments;
+                Some((update.protocol_instance_id.clone(), size))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// What the updates `completion` accepts add to the request core sends with it.
+fn accepted_update_bytes(
+    completion: &WorkflowActivationCompletion,
+    updates: &[(String, usize)],
+) -> usize {
+    let Some(Status::Successful(success)) = &completion.status else {
+        return 0;
+    };
+    success
+        .commands
+        .iter()
+        .filter_map(|command| match &command.variant {
+            Some(CoreCommand::UpdateResponse(UpdateResponse {
+                protocol_instance_id,
+                response: Some(update_response::Response::Accepted(())),
+            })) => updates
+                .iter()
+                .find(|(id, _)| id == protocol_instance_id)
+                .map(|(_, size)| *size),
+            _ => None,
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::bindings::types::Payload;
+
+    fn update(id: &str, bytes: usize) -> guest::Job {
+        guest::Job::Update(guest::Update {
+            id: id.to_owned(),
+            protocol_instance_id: id.to_owned(),
+            name: "u".to_owned(),
+            arguments: vec![Payload {
+                metadata: Vec::new(),
+                data: vec![0; bytes],
+            }],
+            run_validator: true,
+        })
+    }
+
+    fn respond(id: &str, accepted: bool) -> CoreCommand {
+        CoreCommand::UpdateResponse(UpdateResponse {
+            protocol_instance_id: id.to_owned(),
+            response: Some(if accepted {
+                update_response::Response::Accepted(())
+            } else {
+                update_response::Response::Rejected(Failure::default())
+            }),
+        })
+    }
+
+    #[test]
+    fn accepted_updates_count_toward_the_completion_they_go_back_with() {
+        let activation = guest::Activation {
+            timestamp: types::Timestamp {
+                seconds: 0,
+                nanos: 0,
+            },
+            is_replaying: false,
+            history_length: 1,
+            history_size_bytes: 0,
+            continue_as_new_suggested: false,
+            jobs: vec![update("a", 1000), update("b", 2000)],
+        };
+        let updates = update_request_bytes(&activation);
+        let completion = WorkflowActivationCompletion::from_cmds(
+            "run".to_owned(),
+            vec![respond("a", true), respond("b", false)],
+        );
+        assert_eq!(
+            accepted_update_bytes(&completion, &updates),
+            1000 + "a".len() * 2,
+            "only the accepted one, with its id and name"
+        );
+    }
 }

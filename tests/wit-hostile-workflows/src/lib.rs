@@ -6,8 +6,6 @@
 //! adversarial suite (`tests/tests/adversarial.rs`) and the sandbox tests
 //! (`tests/tests/sandbox_limits.rs`) check that the host bounds it.
 
-use std::cell::RefCell;
-
 wit_bindgen::generate!({
     path: "../../wit",
     world: "workflows",
@@ -42,10 +40,6 @@ const TYPES: &[&str] = &[
 /// enough that core's workflow thread used to overflow its stack on them.
 const DEEP: usize = 5000;
 
-thread_local! {
-    static WORKFLOW_TYPE: RefCell<String> = const { RefCell::new(String::new()) };
-}
-
 struct Component;
 
 impl Guest for Component {
@@ -68,10 +62,7 @@ impl Guest for Component {
         let mut commands = Vec::new();
         for job in activation.jobs {
             match job {
-                Job::Initialize(init) => {
-                    WORKFLOW_TYPE.with(|t| *t.borrow_mut() = init.workflow_type.clone());
-                    commands.extend(attack(&init.workflow_type)?);
-                }
+                Job::Initialize(init) => commands.extend(attack(&init.workflow_type)?),
                 Job::Query(query) => commands.extend(answer(query.id, &query.name)),
                 Job::Signal(signal) if signal.name == "finish" => {
                     commands.push(Command::CompleteWorkflow(Some(json("\"finished\""))));
