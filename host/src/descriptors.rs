@@ -1,9 +1,8 @@
 //! The Temporal API's protobuf schema, as `temporalio-protos` compiled it (copied in by
 //! `build.rs`).
 //!
-//! Two readers need the schema at run time rather than the generated types: the history
-//! reader (the CLI's proto3 JSON) and the wire guard that bounds failure chains in
-//! responses before prost decodes them ([`crate::failure_chain`]).
+//! The history reader (the CLI's proto3 JSON) needs the schema at run time rather than
+//! the generated types; it decodes it the first time it reads a history.
 
 use std::sync::OnceLock;
 
@@ -11,8 +10,8 @@ use prost_reflect::DescriptorPool;
 
 static DESCRIPTORS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/temporal_descriptors.bin"));
 
-/// The decoded schema, built once per process. An error means the embedded bytes are
-/// unusable: a build bug, reported rather than panicked on.
+/// The decoded schema, built once per process and kept (about 14 MiB). An error means
+/// the embedded bytes are unusable: a build bug, reported rather than panicked on.
 pub(crate) fn pool() -> Result<&'static DescriptorPool, &'static str> {
     static POOL: OnceLock<Result<DescriptorPool, String>> = OnceLock::new();
     POOL.get_or_init(|| DescriptorPool::decode(DESCRIPTORS).map_err(|e| e.to_string()))
