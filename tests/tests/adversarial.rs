@@ -189,14 +189,7 @@ async fn timed_greeting(client: &Client, task_queue: &str, id: String) -> Durati
 async fn hostile_workflows_fail_alone_and_the_worker_keeps_serving() {
     let env = TestEnv::start().await;
     let task_queue = unique_task_queue("adversarial");
-    let worker = env
-        .greeting_worker_builder(&task_queue)
-        .workflow_module(component("sandglass-hostile-workflows"))
-        .workflow_module(component("sandglass-wit-hostile-workflows"))
-        .build()
-        .await
-        .expect("build the worker");
-    let worker = RunningWorker::spawn(worker);
+    let worker = hostile_worker(&env, &task_queue, WorkerOptions::default()).await;
     timed_greeting(&env.client, &task_queue, "warm-up".to_owned()).await;
 
     // Runaway loops first: while they burn 2 s deadlines, greetings must still complete.
@@ -340,15 +333,7 @@ async fn queries_and_updates_that_break_fail_alone_and_the_workflow_goes_on() {
     let task_queue = unique_task_queue("broken-messages");
     let mut options = WorkerOptions::default();
     options.sandbox.activation_deadline = Duration::from_millis(500);
-    let worker = env
-        .greeting_worker_builder(&task_queue)
-        .workflow_module(component("sandglass-hostile-workflows"))
-        .workflow_module(component("sandglass-wit-hostile-workflows"))
-        .options(options)
-        .build()
-        .await
-        .expect("build the worker");
-    let worker = RunningWorker::spawn(worker);
+    let worker = hostile_worker(&env, &task_queue, options).await;
 
     let attacked = env
         .client
@@ -423,6 +408,12 @@ async fn queries_and_updates_that_break_fail_alone_and_the_workflow_goes_on() {
         )
         .await
         .expect("start");
+    // An update that comes with other jobs (the run's start, say) shares their fate: the
+    // update alone can be refused only when it is all the activation holds.
+    wait_for_event(&stalling, Duration::from_secs(20), |event| {
+        matches!(event, Attributes::WorkflowTaskCompletedEventAttributes(_))
+    })
+    .await;
     let stall: UpdateDefinition<(), String> = UpdateDefinition::new("stall");
     match stalling.execute_update(stall, &()).await {
         Err(error) => {
@@ -649,14 +640,7 @@ async fn the_worker_memory_budget_evicts_idle_runs_and_loses_nothing() {
     let mut options = WorkerOptions::default();
     // Room for four runs holding 30 MiB each, not for eight.
     options.sandbox.max_total_memory_bytes = 136 << 20;
-    let worker = env
-        .greeting_worker_builder(&task_queue)
-        .workflow_module(component("sandglass-hostile-workflows"))
-        .options(options)
-        .build()
-        .await
-        .expect("build the worker");
-    let worker = RunningWorker::spawn(worker);
+    let worker = hostile_worker(&env, &task_queue, options).await;
     let hoarder: WorkflowDefinition<u32, String> = WorkflowDefinition::new("MemoryHoarderWorkflow");
     let mut handles = Vec::new();
     for i in 0..8 {
@@ -702,14 +686,7 @@ async fn a_completion_temporal_would_refuse_fails_its_task_with_its_size() {
     let mut options = WorkerOptions::default();
     // Past what Temporal takes: the exact check of the encoded completion still holds.
     options.sandbox.max_commands_bytes = 16 << 20;
-    let worker = env
-        .greeting_worker_builder(&task_queue)
-        .workflow_module(component("sandglass-wit-hostile-workflows"))
-        .options(options)
-        .build()
-        .await
-        .expect("build the worker");
-    let worker = RunningWorker::spawn(worker);
+    let worker = hostile_worker(&env, &task_queue, options).await;
     let handle = env
         .client
         .start_workflow(
@@ -737,6 +714,19 @@ async fn a_completion_temporal_would_refuse_fails_its_task_with_its_size() {
     worker.stop().await.expect("worker stops cleanly");
 }
 
+/// A worker serving the greeting and both components of hostile workflows.
+async fn hostile_worker(env: &TestEnv, task_queue: &str, options: WorkerOptions) -> RunningWorker {
+    let worker = env
+        .greeting_worker_builder(task_queue)
+        .workflow_module(component("sandglass-hostile-workflows"))
+        .workflow_module(component("sandglass-wit-hostile-workflows"))
+        .options(options)
+        .build()
+        .await
+        .expect("build the worker");
+    RunningWorker::spawn(worker)
+}
+
 /// Whether the run's history has a failed workflow task.
 async fn task_failed<O>(handle: &WorkflowHandle<O>) -> bool {
     handle
@@ -759,13 +749,7 @@ async fn a_panicking_query_handler_fails_the_query_and_nothing_else() {
 
     let env = TestEnv::start().await;
     let task_queue = unique_task_queue("query-trap");
-    let worker = env
-        .greeting_worker_builder(&task_queue)
-        .workflow_module(component("sandglass-hostile-workflows"))
-        .build()
-        .await
-        .expect("build the worker");
-    let worker = RunningWorker::spawn(worker);
+    let worker = hostile_worker(&env, &task_queue, WorkerOptions::default()).await;
     let target: WorkflowDefinition<(), String> = WorkflowDefinition::new("PanicInQueryWorkflow");
     let handle = env
         .client
