@@ -42,6 +42,7 @@ pub mod sandbox;
 pub mod settings;
 pub mod testing;
 mod user_dirs;
+pub mod wit;
 pub mod worker;
 
 pub use activity::{ActivityContext, ActivityError, ActivityInfo, CancellationReason};

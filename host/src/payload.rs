@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use temporalio_common::protos::temporal::api::common::v1::Payload;
+use temporalio_common::protos::temporal::api::common::v1::{Payload, Payloads};
 
 pub use sandglass_declare::json::DecodeError;
 use sandglass_declare::json::{self, ENCODING_KEY, JSON_PLAIN};
@@ -35,6 +35,18 @@ pub fn from_arguments<T: DeserializeOwned>(payloads: &[Payload]) -> Result<T, De
     }
 }
 
+/// Encodes a value as an argument list, as the guest SDK does: none for a zero-sized
+/// value that is `null` (`()`, a unit struct), so an argument-less handler or workflow
+/// in another SDK accepts it, and one payload otherwise.
+pub fn to_arguments<T: Serialize>(value: &T) -> Result<Payloads, serde_json::Error> {
+    if size_of::<T>() == 0 && serde_json::to_value(value)?.is_null() {
+        return Ok(Payloads::default());
+    }
+    Ok(Payloads {
+        payloads: vec![to_payload(value)?],
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,5 +63,18 @@ mod tests {
     fn no_arguments_decode_as_unit() {
         from_arguments::<()>(&[]).unwrap();
         assert!(from_arguments::<String>(&[]).is_err());
+    }
+
+    #[test]
+    fn unit_is_no_argument_and_a_value_one() {
+        assert!(to_arguments(&()).expect("encode").payloads.is_empty());
+        let one = to_arguments(&"x").expect("encode").payloads;
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].data, b"\"x\"");
+        // `None` is a value of a non-zero-sized type: one `null` argument.
+        assert_eq!(
+            to_arguments(&None::<u32>).expect("encode").payloads.len(),
+            1
+        );
     }
 }

@@ -6,8 +6,8 @@
 
 use std::path::Path;
 
-use sandglass_host::sandbox::bindings::{guest, types};
 use sandglass_host::sandbox::{ActivationError, RunIdentity, WorkflowInstance};
+use sandglass_host::wit::{guest, types};
 use sandglass_host::{Sandbox, SandboxLimits, WorkflowModule};
 
 /// A sandbox with `limits` and the component at `path` loaded in it.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use greeting_activities::{GREET, GREETING_WORKFLOW, greet};
 use sandglass_host::sandbox::ModuleError;
-use sandglass_host::sandbox::bindings::WIT_PACKAGE;
+use sandglass_host::wit::WIT_PACKAGE;
 use sandglass_host::{
     Client, ClientError, ConnectionSettings, Sandbox, Worker, WorkerError, WorkflowDefinition,
     WorkflowModule, WorkflowOptions, WorkflowResultError,

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use sandglass_host::SandboxLimits;
 use sandglass_host::failure_chain::MAX_FAILURE_CHAIN;
-use sandglass_host::sandbox::bindings::guest;
 use sandglass_host::sandbox::{ActivationError, Forbidden};
+use sandglass_host::wit::guest;
 use sandglass_tests::sandbox::{activation, json_argument, load, start_instance, start_run};
 use sandglass_tests::{component, test_component};
 

@@ -12,9 +12,9 @@ use sandglass_bench::args::Args;
 use sandglass_bench::load;
 use sandglass_bench::peer::{self, WorkerProcess};
 use sandglass_bench::report::{ColdStart, PeerResult, Profile, Report};
-use sandglass_host::sandbox::bindings::{guest, types};
 use sandglass_host::sandbox::{CodeCache, RunIdentity, WorkflowInstance};
 use sandglass_host::testing::DevServer;
+use sandglass_host::wit::{guest, types};
 use sandglass_host::{Client, ConnectionSettings, Sandbox, SandboxLimits, WorkflowModule};
 
 /// A worker to measure, and how to run its replayer.

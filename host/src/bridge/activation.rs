@@ -1,28 +1,48 @@
-//! Core activations into WIT activations.
+//! Core activations into WIT activations: the *route* step of an activation.
 //!
-//! Every job but eviction goes to the guest, in core's order; eviction is the host's.
+//! One walk over core's jobs gives everything the rest of the activation needs: the WIT
+//! activation for the guest (every job but eviction, in core's order), whether core asks
+//! to evict the run, the facts of a run's start, a new randomness seed, and the
+//! activation's queries and updates.
 
 use temporalio_common::protos::coresdk::activity_result::activity_resolution::Status as Resolution;
 use temporalio_common::protos::coresdk::child_workflow::child_workflow_result::Status as ChildResult;
 use temporalio_common::protos::coresdk::workflow_activation::resolve_child_workflow_execution_start::Status as ChildStart;
 use temporalio_common::protos::coresdk::workflow_activation::{
-    InitializeWorkflow, WorkflowActivation, workflow_activation_job::Variant as Job,
+    WorkflowActivation, workflow_activation_job::Variant as Job,
 };
 
-use super::failure::failure_to_wit;
-use super::payload::{duration_to_wit, payload_map_to_wit, payload_to_wit, timestamp_to_wit};
-use crate::sandbox::bindings::guest;
+use std::time::Duration;
 
-/// An activation, sorted into what the guest handles and what the host answers itself.
+use temporalio_common::protos::temporal::api::common::v1::Payload;
+
+use super::failure::failure_to_wit;
+use super::messages::Messages;
+use super::payload::{duration_to_wit, payload_map_to_wit, payload_to_wit, timestamp_to_wit};
+use crate::wit::guest;
+
+/// An activation, sorted into what the guest handles and what the host needs to know.
 #[derive(Debug)]
 pub struct RoutedActivation {
     pub run_id: String,
     /// The activation for the guest; `None` when no job needs the guest.
     pub guest: Option<guest::Activation>,
-    /// The run's start facts, present on its first activation.
-    pub initialize: Option<InitializeWorkflow>,
+    /// The run's start, on its first activation.
+    pub start: Option<RunStart>,
+    /// The randomness seed the activation sets for the rest of the run.
+    pub reseed: Option<u64>,
+    /// The activation's queries and updates.
+    pub messages: Messages,
     /// Core asked to drop the run from the cache.
     pub evict: bool,
+}
+
+/// What starting a run's instance takes.
+#[derive(Clone, Debug)]
+pub struct RunStart {
+    pub workflow_type: String,
+    pub randomness_seed: u64,
+    pub task_timeout: Option<Duration>,
 }
 
 /// Why an activation cannot be given to the guest.
@@ -47,11 +67,17 @@ pub fn route_activation(
     let mut routed = RoutedActivation {
         run_id: activation.run_id.clone(),
         guest: None,
-        initialize: None,
+        start: None,
+        reseed: None,
+        messages: Messages::default(),
         evict: false,
     };
     let mut jobs = Vec::with_capacity(activation.jobs.len());
+    // Whether every job so far is a query or an update not yet accepted in history.
+    let mut only_messages = true;
     for job in activation.jobs.into_iter().filter_map(|j| j.variant) {
+        only_messages &= matches!(&job, Job::QueryWorkflow(_))
+            || matches!(&job, Job::DoUpdate(update) if update.run_validator);
         match job {
             Job::InitializeWorkflow(init) => {
                 jobs.push(guest::Job::Initialize(guest::Initialize {
@@ -90,10 +116,17 @@ pub fn route_activation(
                         .map(|m| payload_map_to_wit(&m.indexed_fields))
                         .unwrap_or_default(),
                 }));
-                routed.initialize = Some(init);
+                routed.start = Some(RunStart {
+                    workflow_type: init.workflow_type,
+                    randomness_seed: init.randomness_seed,
+                    task_timeout: init
+                        .workflow_task_timeout
+                        .and_then(|timeout| Duration::try_from(timeout).ok()),
+                });
             }
             Job::FireTimer(timer) => jobs.push(guest::Job::FireTimer(timer.seq)),
             Job::UpdateRandomSeed(seed) => {
+                routed.reseed = Some(seed.randomness_seed);
                 jobs.push(guest::Job::UpdateRandomSeed(seed.randomness_seed))
             }
             Job::ResolveActivity(resolve) => {
@@ -128,18 +161,31 @@ pub fn route_activation(
                     resolution,
                 }));
             }
-            Job::QueryWorkflow(query) => jobs.push(guest::Job::Query(guest::Query {
-                id: query.query_id,
-                name: query.query_type,
-                arguments: query.arguments.iter().map(payload_to_wit).collect(),
-            })),
-            Job::DoUpdate(update) => jobs.push(guest::Job::Update(guest::Update {
-                id: update.id,
-                protocol_instance_id: update.protocol_instance_id,
-                name: update.name,
-                arguments: update.input.iter().map(payload_to_wit).collect(),
-                run_validator: update.run_validator,
-            })),
+            Job::QueryWorkflow(query) => {
+                routed.messages.queries.push(query.query_id.clone());
+                jobs.push(guest::Job::Query(guest::Query {
+                    id: query.query_id,
+                    name: query.query_type,
+                    arguments: query.arguments.iter().map(payload_to_wit).collect(),
+                }))
+            }
+            Job::DoUpdate(update) => {
+                // Core sends an accepted update's request back with the completion.
+                let request_bytes = update.id.len()
+                    + update.name.len()
+                    + update.input.iter().map(payload_bytes).sum::<usize>();
+                routed
+                    .messages
+                    .updates
+                    .push((update.protocol_instance_id.clone(), request_bytes));
+                jobs.push(guest::Job::Update(guest::Update {
+                    id: update.id,
+                    protocol_instance_id: update.protocol_instance_id,
+                    name: update.name,
+                    arguments: update.input.iter().map(payload_to_wit).collect(),
+                    run_validator: update.run_validator,
+                }))
+            }
             Job::SignalWorkflow(signal) => jobs.push(guest::Job::Signal(guest::Signal {
                 name: signal.signal_name,
                 arguments: signal.input.iter().map(payload_to_wit).collect(),
@@ -214,6 +260,7 @@ pub fn route_activation(
             }
         }
     }
+    routed.messages.only = only_messages && !jobs.is_empty();
     if !jobs.is_empty() {
         routed.guest = Some(guest::Activation {
             timestamp: timestamp_to_wit(activation.timestamp.as_ref()),
@@ -225,6 +272,15 @@ pub fn route_activation(
         });
     }
     Ok(routed)
+}
+
+fn payload_bytes(payload: &Payload) -> usize {
+    let metadata: usize = payload
+        .metadata
+        .iter()
+        .map(|(k, v)| k.len() + v.len())
+        .sum();
+    metadata + payload.data.len()
 }
 
 fn non_empty(value: &str) -> Option<String> {

@@ -23,7 +23,7 @@ use super::failure::failure_from_wit;
 use super::payload::{
     duration_from_wit, payload_from_wit, payload_map_from_wit, timestamp_from_wit,
 };
-use crate::sandbox::bindings::{guest, types as wit};
+use crate::wit::{guest, types as wit};
 
 /// Converts the guest's commands; `task_queue` is the run's own, used for activities
 /// and children that do not name one; `namespace` is the run's, where its children and

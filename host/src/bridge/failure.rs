@@ -11,9 +11,18 @@ use temporalio_common::protos::temporal::api::failure::v1::{
 };
 
 use super::payload::{payload_from_wit, payload_to_wit};
-use crate::sandbox::bindings::types as wit;
+use crate::wit::types as wit;
 
 pub use crate::failure_chain::FAILURE_SOURCE;
+
+/// A failure the worker reports in a run's place (a task failure, a refused query).
+pub fn host_failure(message: String) -> Failure {
+    Failure {
+        message,
+        source: FAILURE_SOURCE.into(),
+        ..Default::default()
+    }
+}
 
 /// Flattens a failure and its causes, outermost first.
 pub fn failure_to_wit(failure: &Failure) -> wit::Failure {

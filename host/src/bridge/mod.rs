@@ -7,5 +7,6 @@
 pub mod activation;
 pub mod commands;
 pub mod failure;
+pub mod messages;
 pub mod payload;
 pub mod sequence;

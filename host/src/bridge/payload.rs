@@ -1,10 +1,8 @@
 //! Payloads, durations and timestamps between core's protos and the WIT records.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use temporalio_common::protos::temporal::api::common::v1::Payload;
 
-use crate::sandbox::bindings::types as wit;
+use crate::wit::types as wit;
 
 pub fn payload_to_wit(payload: &Payload) -> wit::Payload {
     let mut metadata: Vec<(String, Vec<u8>)> = payload
@@ -75,10 +73,6 @@ pub fn timestamp_to_wit(timestamp: Option<&prost_wkt_types::Timestamp>) -> wit::
         seconds: u64::try_from(ts.seconds).unwrap_or(0),
         nanos: u32::try_from(ts.nanos).unwrap_or(0),
     }
-}
-
-pub fn timestamp_to_system_time(ts: &wit::Timestamp) -> SystemTime {
-    UNIX_EPOCH + Duration::new(ts.seconds, ts.nanos.min(999_999_999))
 }
 
 /// A map of payloads (memo, search attributes) as WIT pairs, sorted by name so the guest

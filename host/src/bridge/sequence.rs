@@ -9,8 +9,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::sandbox::bindings::{guest, types};
 use crate::sandbox::{MAX_NAME_BYTES, command_name, quoted};
+use crate::wit::{guest, types};
 
 /// Most distinct patch ids one run may set. Core rebuilds the set of a run's patch ids
 /// for every new one, so their number is what a run's patching costs; real workflows
@@ -347,7 +347,7 @@ fn check_retry_policy(policy: Option<&types::RetryPolicy>) -> Result<(), Malform
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::bindings::types::Duration;
+    use crate::wit::types::Duration;
 
     fn timer(seq: u32) -> guest::Command {
         guest::Command::StartTimer(guest::StartTimer {

@@ -97,6 +97,55 @@ impl Client {
     }
 }
 
+/// Sends one request about the handle's activity: the task-token form of the RPC, or
+/// its `_by_id` twin, with the same fields set, the reply mapped by `|reply| body`
+/// (expanded into both arms, so that it types against each twin's response), and
+/// `NotFound` read as [`ClientError::ActivityNotFound`].
+macro_rules! send {
+    ($handle:expr, $operation:literal,
+     $rpc:ident($request:ident), $rpc_by_id:ident($request_by_id:ident),
+     { $($field:ident: $value:expr),* }, |$reply:ident| $body:expr) => {{
+        let settings = &$handle.client.settings;
+        let (namespace, identity) = (settings.namespace.clone(), settings.identity.clone());
+        let mut service = $handle.client.connection.workflow_service();
+        let outcome = match &$handle.id {
+            AsyncActivityId::TaskToken(task_token) => service
+                .$rpc(tonic::Request::new($request {
+                    task_token: task_token.clone(),
+                    namespace,
+                    identity,
+                    $($field: $value,)*
+                    ..Default::default()
+                }))
+                .await
+                .map(|response| {
+                    let $reply = response.into_inner();
+                    $body
+                }),
+            AsyncActivityId::ById {
+                workflow_id,
+                run_id,
+                activity_id,
+            } => service
+                .$rpc_by_id(tonic::Request::new($request_by_id {
+                    namespace,
+                    workflow_id: workflow_id.clone(),
+                    run_id: run_id.clone().unwrap_or_default(),
+                    activity_id: activity_id.clone(),
+                    identity,
+                    $($field: $value,)*
+                    ..Default::default()
+                }))
+                .await
+                .map(|response| {
+                    let $reply = response.into_inner();
+                    $body
+                }),
+        };
+        outcome.map_err(|status| activity_rpc_error($operation, status))
+    }};
+}
+
 impl AsyncActivityHandle {
     pub fn id(&self) -> &AsyncActivityId {
         &self.id
@@ -106,41 +155,14 @@ impl AsyncActivityHandle {
     /// activity's output.
     pub async fn complete<T: Serialize + ?Sized>(&self, result: &T) -> Result<(), ClientError> {
         let result = Some(payloads(result)?);
-        let (namespace, identity) = self.caller();
-        let mut service = self.client.connection.workflow_service();
-        let outcome = match &self.id {
-            AsyncActivityId::TaskToken(task_token) => service
-                .respond_activity_task_completed(tonic::Request::new(
-                    RespondActivityTaskCompletedRequest {
-                        task_token: task_token.clone(),
-                        result,
-                        identity,
-                        namespace,
-                        ..Default::default()
-                    },
-                ))
-                .await
-                .map(drop),
-            AsyncActivityId::ById {
-                workflow_id,
-                run_id,
-                activity_id,
-            } => service
-                .respond_activity_task_completed_by_id(tonic::Request::new(
-                    RespondActivityTaskCompletedByIdRequest {
-                        namespace,
-                        workflow_id: workflow_id.clone(),
-                        run_id: run_id.clone().unwrap_or_default(),
-                        activity_id: activity_id.clone(),
-                        result,
-                        identity,
-                        ..Default::default()
-                    },
-                ))
-                .await
-                .map(drop),
-        };
-        outcome.map_err(|status| activity_rpc_error("RespondActivityTaskCompleted", status))
+        send!(
+            self,
+            "RespondActivityTaskCompleted",
+            respond_activity_task_completed(RespondActivityTaskCompletedRequest),
+            respond_activity_task_completed_by_id(RespondActivityTaskCompletedByIdRequest),
+            { result: result },
+            |_reply| ()
+        )
     }
 
     /// Fails the activity with `error`, built as an activity would build it
@@ -157,41 +179,14 @@ impl AsyncActivityHandle {
             return self.report_cancellation(&()).await;
         }
         let failure = Some(error.into_failure());
-        let (namespace, identity) = self.caller();
-        let mut service = self.client.connection.workflow_service();
-        let outcome = match &self.id {
-            AsyncActivityId::TaskToken(task_token) => service
-                .respond_activity_task_failed(tonic::Request::new(
-                    RespondActivityTaskFailedRequest {
-                        task_token: task_token.clone(),
-                        failure,
-                        identity,
-                        namespace,
-                        ..Default::default()
-                    },
-                ))
-                .await
-                .map(drop),
-            AsyncActivityId::ById {
-                workflow_id,
-                run_id,
-                activity_id,
-            } => service
-                .respond_activity_task_failed_by_id(tonic::Request::new(
-                    RespondActivityTaskFailedByIdRequest {
-                        namespace,
-                        workflow_id: workflow_id.clone(),
-                        run_id: run_id.clone().unwrap_or_default(),
-                        activity_id: activity_id.clone(),
-                        failure,
-                        identity,
-                        ..Default::default()
-                    },
-                ))
-                .await
-                .map(drop),
-        };
-        outcome.map_err(|status| activity_rpc_error("RespondActivityTaskFailed", status))
+        send!(
+            self,
+            "RespondActivityTaskFailed",
+            respond_activity_task_failed(RespondActivityTaskFailedRequest),
+            respond_activity_task_failed_by_id(RespondActivityTaskFailedByIdRequest),
+            { failure: failure },
+            |_reply| ()
+        )
     }
 
     /// Records progress and keeps the activity's heartbeat timeout from firing; the next
@@ -206,55 +201,18 @@ impl AsyncActivityHandle {
         details: &T,
     ) -> Result<HeartbeatResponse, ClientError> {
         let details = Some(payloads(details)?);
-        let (namespace, identity) = self.caller();
-        let mut service = self.client.connection.workflow_service();
-        let outcome = match &self.id {
-            AsyncActivityId::TaskToken(task_token) => service
-                .record_activity_task_heartbeat(tonic::Request::new(
-                    RecordActivityTaskHeartbeatRequest {
-                        task_token: task_token.clone(),
-                        details,
-                        identity,
-                        namespace,
-                        ..Default::default()
-                    },
-                ))
-                .await
-                .map(|response| {
-                    let response = response.into_inner();
-                    HeartbeatResponse {
-                        cancel_requested: response.cancel_requested,
-                        paused: response.activity_paused,
-                        reset: response.activity_reset,
-                    }
-                }),
-            AsyncActivityId::ById {
-                workflow_id,
-                run_id,
-                activity_id,
-            } => service
-                .record_activity_task_heartbeat_by_id(tonic::Request::new(
-                    RecordActivityTaskHeartbeatByIdRequest {
-                        namespace,
-                        workflow_id: workflow_id.clone(),
-                        run_id: run_id.clone().unwrap_or_default(),
-                        activity_id: activity_id.clone(),
-                        details,
-                        identity,
-                        ..Default::default()
-                    },
-                ))
-                .await
-                .map(|response| {
-                    let response = response.into_inner();
-                    HeartbeatResponse {
-                        cancel_requested: response.cancel_requested,
-                        paused: response.activity_paused,
-                        reset: response.activity_reset,
-                    }
-                }),
-        };
-        outcome.map_err(|status| activity_rpc_error("RecordActivityTaskHeartbeat", status))
+        send!(
+            self,
+            "RecordActivityTaskHeartbeat",
+            record_activity_task_heartbeat(RecordActivityTaskHeartbeatRequest),
+            record_activity_task_heartbeat_by_id(RecordActivityTaskHeartbeatByIdRequest),
+            { details: details },
+            |response| HeartbeatResponse {
+                cancel_requested: response.cancel_requested,
+                paused: response.activity_paused,
+                reset: response.activity_reset,
+            }
+        )
     }
 
     /// Confirms that the activity stopped because cancellation was requested (see
@@ -265,47 +223,14 @@ impl AsyncActivityHandle {
         details: &T,
     ) -> Result<(), ClientError> {
         let details = Some(payloads(details)?);
-        let (namespace, identity) = self.caller();
-        let mut service = self.client.connection.workflow_service();
-        let outcome = match &self.id {
-            AsyncActivityId::TaskToken(task_token) => service
-                .respond_activity_task_canceled(tonic::Request::new(
-                    RespondActivityTaskCanceledRequest {
-                        task_token: task_token.clone(),
-                        details,
-                        identity,
-                        namespace,
-                        ..Default::default()
-                    },
-                ))
-                .await
-                .map(drop),
-            AsyncActivityId::ById {
-                workflow_id,
-                run_id,
-                activity_id,
-            } => service
-                .respond_activity_task_canceled_by_id(tonic::Request::new(
-                    RespondActivityTaskCanceledByIdRequest {
-                        namespace,
-                        workflow_id: workflow_id.clone(),
-                        run_id: run_id.clone().unwrap_or_default(),
-                        activity_id: activity_id.clone(),
-                        details,
-                        identity,
-                        ..Default::default()
-                    },
-                ))
-                .await
-                .map(drop),
-        };
-        outcome.map_err(|status| activity_rpc_error("RespondActivityTaskCanceled", status))
-    }
-
-    /// The namespace and identity every request carries.
-    fn caller(&self) -> (String, String) {
-        let settings = &self.client.settings;
-        (settings.namespace.clone(), settings.identity.clone())
+        send!(
+            self,
+            "RespondActivityTaskCanceled",
+            respond_activity_task_canceled(RespondActivityTaskCanceledRequest),
+            respond_activity_task_canceled_by_id(RespondActivityTaskCanceledByIdRequest),
+            { details: details },
+            |_reply| ()
+        )
     }
 }
 
@@ -323,7 +248,7 @@ fn activity_rpc_error(operation: &'static str, status: tonic::Status) -> ClientE
             operation,
             status: Box::new(status),
         },
-        _ => super::rpc_error(operation, status),
+        _ => super::error::rpc_error(operation, status),
     }
 }
 

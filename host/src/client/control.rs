@@ -4,18 +4,17 @@
 use sandglass_declare::{SignalDefinition, WorkflowDefinition};
 use serde::Serialize;
 use temporalio_client::tonic;
-use temporalio_common::protos::temporal::api::common::v1::WorkflowType;
 use temporalio_common::protos::temporal::api::enums::v1::WorkflowIdConflictPolicy;
-use temporalio_common::protos::temporal::api::taskqueue::v1::TaskQueue;
 use temporalio_common::protos::temporal::api::workflowservice::v1::{
-    RequestCancelWorkflowExecutionRequest, SignalWithStartWorkflowExecutionRequest,
-    SignalWorkflowExecutionRequest, TerminateWorkflowExecutionRequest,
+    RequestCancelWorkflowExecutionRequest, SignalWorkflowExecutionRequest,
+    TerminateWorkflowExecutionRequest,
 };
 
-use super::{
-    Client, ClientError, IdConflictPolicy, WorkflowHandle, WorkflowOptions, encode_arguments,
-    start_error, to_proto_duration,
-};
+use crate::payload::to_arguments;
+
+use super::error::start_error;
+use super::start::Start;
+use super::{Client, ClientError, IdConflictPolicy, WorkflowHandle, WorkflowOptions};
 
 impl<O> WorkflowHandle<O> {
     /// Sends signal `signal` to the workflow. Returns once the server has recorded it;
@@ -32,7 +31,7 @@ impl<O> WorkflowHandle<O> {
             namespace: self.client.settings.namespace.clone(),
             workflow_execution: Some(self.execution()),
             signal_name: signal.name().to_owned(),
-            input: Some(encode_arguments(input)?),
+            input: Some(to_arguments(input)?),
             identity: self.client.settings.identity.clone(),
             request_id: uuid::Uuid::new_v4().to_string(),
             ..Default::default()
@@ -104,35 +103,13 @@ impl Client {
         signal: SignalDefinition<S>,
         signal_input: &S,
     ) -> Result<WorkflowHandle<O>, ClientError> {
-        let (reuse, conflict) = options.start_policies();
-        // The server refuses conflict policy Fail here: signalling a running workflow
-        // is the point. Unspecified lets it default to UseExisting.
-        let conflict = match options.id_conflict_policy {
-            IdConflictPolicy::Fail => WorkflowIdConflictPolicy::Unspecified,
-            _ => conflict,
-        };
-        let request = SignalWithStartWorkflowExecutionRequest {
-            namespace: self.settings.namespace.clone(),
-            workflow_id: options.id.clone(),
-            workflow_type: Some(WorkflowType {
-                name: workflow.name().to_owned(),
-            }),
-            task_queue: Some(TaskQueue {
-                name: options.task_queue,
-                ..Default::default()
-            }),
-            input: Some(encode_arguments(input)?),
-            workflow_execution_timeout: options.execution_timeout.and_then(to_proto_duration),
-            workflow_run_timeout: options.run_timeout.and_then(to_proto_duration),
-            workflow_task_timeout: options.task_timeout.and_then(to_proto_duration),
-            identity: self.settings.identity.clone(),
-            request_id: uuid::Uuid::new_v4().to_string(),
-            workflow_id_reuse_policy: reuse as i32,
-            workflow_id_conflict_policy: conflict as i32,
-            signal_name: signal.name().to_owned(),
-            signal_input: Some(encode_arguments(signal_input)?),
-            ..Default::default()
-        };
+        let mut request = Start::new(self, workflow, input, &options)?
+            .with_signal(signal.name(), to_arguments(signal_input)?);
+        // The server refuses conflict policy Fail here: signalling a running workflow is
+        // the point. Unspecified lets it default to UseExisting.
+        if options.id_conflict_policy == IdConflictPolicy::Fail {
+            request.workflow_id_conflict_policy = WorkflowIdConflictPolicy::Unspecified as i32;
+        }
         let response = self
             .connection
             .workflow_service()

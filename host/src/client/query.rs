@@ -12,10 +12,10 @@ use temporalio_common::protos::temporal::api::workflowservice::v1::{
     QueryWorkflowRequest, QueryWorkflowResponse,
 };
 
-use super::{
-    ClientError, WorkflowHandle, WorkflowStatus, encode_arguments, status_detail,
-    workflow_rpc_error,
-};
+use crate::payload::to_arguments;
+
+use super::error::{status_detail, workflow_rpc_error};
+use super::{ClientError, WorkflowHandle, WorkflowStatus};
 use crate::payload::{DecodeError, from_arguments};
 
 /// Why a query returned no value.
@@ -95,7 +95,7 @@ impl<O> WorkflowHandle<O> {
             execution: Some(self.execution()),
             query: Some(WorkflowQuery {
                 query_type: query.name().to_owned(),
-                query_args: Some(encode_arguments(input).map_err(ClientError::Encode)?),
+                query_args: Some(to_arguments(input).map_err(ClientError::Encode)?),
                 header: None,
             }),
             query_reject_condition: condition.to_proto() as i32,

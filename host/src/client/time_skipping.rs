@@ -40,7 +40,8 @@ use temporalio_common::protos::temporal::api::testservice::v1::{
 use tokio::sync::{Mutex, OwnedMutexGuard};
 use tokio::task::JoinHandle;
 
-use super::{ClientError, rpc_error};
+use super::ClientError;
+use super::error::rpc_error;
 
 /// The lock state of one time-skipping server, shared by all its clients.
 #[derive(Debug, Default)]

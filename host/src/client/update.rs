@@ -16,10 +16,10 @@ use temporalio_common::protos::temporal::api::workflowservice::v1::{
     PollWorkflowExecutionUpdateRequest, UpdateWorkflowExecutionRequest,
 };
 
-use super::{
-    ApplicationFailure, Client, ClientError, WorkflowHandle, encode_arguments, failure_chain,
-    workflow_rpc_error,
-};
+use crate::payload::to_arguments;
+
+use super::error::{failure_chain, workflow_rpc_error};
+use super::{ApplicationFailure, Client, ClientError, WorkflowHandle};
 use crate::payload::{DecodeError, from_arguments};
 
 /// Why an update returned no value.
@@ -149,7 +149,7 @@ impl<O> WorkflowHandle<O> {
                 input: Some(Input {
                     header: None,
                     name: update.name().to_owned(),
-                    args: Some(encode_arguments(input).map_err(ClientError::Encode)?),
+                    args: Some(to_arguments(input).map_err(ClientError::Encode)?),
                 }),
                 ..Default::default()
             }),

@@ -10,7 +10,8 @@ use temporalio_common::protos::temporal::api::workflowservice::v1::{
     CountWorkflowExecutionsRequest, DescribeWorkflowExecutionRequest, ListWorkflowExecutionsRequest,
 };
 
-use super::{Client, ClientError, WorkflowHandle, rpc_error};
+use super::error::rpc_error;
+use super::{Client, ClientError, WorkflowHandle};
 
 /// Where a workflow run is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use wasmtime::Trap;
 
-use super::bindings::types;
 use super::deadline::Overrun;
 use super::forbidden::Forbidden;
 use super::guest_log::escape_controls;
 use super::limiter::MemoryRefusal;
+use crate::wit::types;
 
 /// Why an activation did not produce commands. Every variant fails the workflow task
 /// (Temporal retries it later) and ends the instance; the worker carries on.

@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 use std::fmt::Write;
 
-use super::bindings::host::LogLevel;
+use crate::wit::host::LogLevel;
 
 /// The target every guest line is logged under.
 pub const TARGET: &str = "sandglass_host::workflow";

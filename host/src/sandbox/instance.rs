@@ -4,7 +4,6 @@ use wasmtime::Store;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::{Workflows, guest, host, types};
 use super::deadline::Deadline;
 use super::error::{ActivationError, TrapContext, classify_trap};
 use super::forbidden::Forbidden;
@@ -16,7 +15,8 @@ use super::output::{
 };
 use super::wasi::DeterministicParts;
 use super::{Sandbox, SandboxLimits};
-use crate::bridge::payload::timestamp_to_system_time;
+use crate::wit::since_epoch;
+use crate::wit::{Workflows, guest, host, types};
 
 /// Which run an instance serves, for its log lines and error messages.
 #[derive(Clone, Debug)]
@@ -147,6 +147,13 @@ impl WorkflowInstance {
         &self.identity
     }
 
+    /// Replaces the run's randomness seed, as an `update-random-seed` job says, for
+    /// WASI's random reads as well as for the guest; call before the activation that
+    /// carries the job.
+    pub fn reseed(&self, seed: u64) {
+        self.parts.random.reseed(seed);
+    }
+
     /// Bytes of the worker's memory budget this run holds (its linear memory).
     pub fn reserved_memory(&self) -> usize {
         self.store.data().limits.reserved()
@@ -162,16 +169,7 @@ impl WorkflowInstance {
         &mut self,
         activation: guest::Activation,
     ) -> Result<Vec<guest::Command>, ActivationError> {
-        self.parts.clock.set(
-            timestamp_to_system_time(&activation.timestamp)
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default(),
-        );
-        for job in &activation.jobs {
-            if let guest::Job::UpdateRandomSeed(seed) = job {
-                self.parts.random.reseed(*seed);
-            }
-        }
+        self.parts.clock.set(since_epoch(&activation.timestamp));
         let replaying = activation.is_replaying;
         self.store.data_mut().replaying = replaying;
         start_call(&mut self.store);

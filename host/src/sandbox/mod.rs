@@ -25,8 +25,6 @@ mod module;
 mod output;
 pub mod wasi;
 
-pub mod bindings;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -150,7 +148,7 @@ impl Sandbox {
         let engine = build_engine(&limits)?;
         let mut linker = Linker::new(&engine);
         wasi::add_to_linker(&mut linker)?;
-        bindings::Workflows::add_to_linker::<RunState, wasmtime::component::HasSelf<RunState>>(
+        crate::wit::Workflows::add_to_linker::<RunState, wasmtime::component::HasSelf<RunState>>(
             &mut linker,
             |state| state,
         )?;

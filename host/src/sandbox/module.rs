@@ -8,11 +8,11 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
 use super::Sandbox;
-use super::bindings::guest::WorkflowDescription;
-use super::bindings::{WIT_PACKAGE, WorkflowsPre};
 use super::guest_log::escape_controls;
 use super::instance::{RunIdentity, RunState, run_store, start_call};
 use super::wasi::DeterministicParts;
+use crate::wit::guest::WorkflowDescription;
+use crate::wit::{WIT_PACKAGE, WorkflowsPre};
 
 /// Why a workflow module could not be loaded. Each message names the file and the fix.
 #[derive(Debug, thiserror::Error)]

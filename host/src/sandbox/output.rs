@@ -17,8 +17,8 @@
 //!   [`crate::failure_chain`]).
 
 use super::SandboxLimits;
-use super::bindings::{guest, types};
 use crate::failure_chain::{FAILURE_SOURCE, MAX_FAILURE_CHAIN, truncate_frames};
+use crate::wit::{guest, types};
 
 /// Bytes counted for each list element (a payload, a metadata entry, a failure frame) on
 /// top of its contents: what its tags, lengths and the host's structs cost, so that a

@@ -20,7 +20,10 @@
 
 mod activities;
 mod lane;
+mod run;
+mod run_cache;
 mod stats;
+mod task_error;
 mod workflows;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -51,8 +54,8 @@ pub(crate) use lane::LaneSet;
 use stats::StatsRecorder;
 
 pub use stats::WorkerStats;
+pub use task_error::WorkflowTaskError;
 pub(crate) use workflows::WorkflowRunner;
-pub use workflows::WorkflowTaskError;
 
 /// Worker settings, with the Python SDK's defaults where it has one.
 #[derive(Clone, Debug)]
