@@ -9,6 +9,9 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use sandglass_declare::failure_types::{
+    INVALID_ACTIVITY_OPTIONS, PAYLOAD_DECODE_ERROR, PAYLOAD_ENCODE_ERROR, PROTOCOL_ERROR,
+};
 use serde::de::DeserializeOwned;
 
 use crate::bindings::exports::sandglass::workflow::guest::{
@@ -159,7 +162,7 @@ pub struct RetryPolicy {
     pub maximum_interval: Option<Duration>,
     /// How many attempts in all; 0 (the default) means unlimited.
     pub maximum_attempts: u32,
-    /// Error types (as in [`ActivityError::application_error_type`]) that are not
+    /// Error types (as in [`ActivityError::application_error_type`](crate::FailureChain::application_error_type)) that are not
     /// retried.
     pub non_retryable_error_types: Vec<String>,
 }
@@ -214,7 +217,7 @@ pub(crate) fn schedule<O: DeserializeOwned>(
     }
     if let Some(key) = options.priority.filter(|key| !(1..=5).contains(key)) {
         let error = ActivityError::local(
-            "InvalidActivityOptions",
+            INVALID_ACTIVITY_OPTIONS,
             format!(
                 "activity {activity_type:?} was not scheduled: priority {key} is outside \
                  Temporal's range 1 (highest) to 5"
@@ -302,7 +305,7 @@ fn set_duration(
 
 fn missing_timeout(activity_type: &str) -> ActivityError {
     ActivityError::local(
-        "InvalidActivityOptions",
+        INVALID_ACTIVITY_OPTIONS,
         format!(
             "activity {activity_type:?} was not scheduled: set start_to_close_timeout or \
              schedule_to_close_timeout in its options (Temporal requires one)"
@@ -321,7 +324,7 @@ fn encoded(
         Ok(arguments) => Some(arguments),
         Err(error) => {
             shared.state.borrow_mut().fail_task(
-                "PayloadEncodeError",
+                PAYLOAD_ENCODE_ERROR,
                 format!(
                     "workflow {:?}: the input of activity {activity_type:?} does not encode \
                      as JSON: {error}",
@@ -397,7 +400,7 @@ impl<O> ActivityHandle<O> {
 
     /// Asks Temporal to cancel the activity, as its
     /// [`ActivityCancellationType`] says. The handle still resolves: with an error whose
-    /// [`is_cancelled`](ActivityError::is_cancelled) is true, or with the activity's own
+    /// [`is_cancelled`](crate::FailureChain::is_cancelled) is true, or with the activity's own
     /// result if it finished first. Calling it again, or after the result arrived, does
     /// nothing.
     ///
@@ -519,7 +522,7 @@ impl<O: DeserializeOwned> ActivityHandle<O> {
         let mut state = self.shared.state.borrow_mut();
         if self.local.is_none() {
             state.fail_task(
-                "SandglassProtocolError",
+                PROTOCOL_ERROR,
                 format!("resolve-activity: activity {seq} is not local but was told to back off"),
             );
             return;
@@ -563,7 +566,7 @@ impl<O: DeserializeOwned> ActivityHandle<O> {
                         self.shared
                             .state
                             .borrow_mut()
-                            .fail_task("PayloadDecodeError", message);
+                            .fail_task(PAYLOAD_DECODE_ERROR, message);
                         Poll::Pending
                     }
                 }

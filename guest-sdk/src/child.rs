@@ -3,11 +3,15 @@
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::ops::Deref;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use sandglass_declare::failure_types::{
+    CHILD_WORKFLOW_ERROR, CHILD_WORKFLOW_NOT_STARTED, PAYLOAD_DECODE_ERROR, PAYLOAD_ENCODE_ERROR,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -17,10 +21,9 @@ use crate::bindings::exports::sandglass::workflow::guest::{
     ParentClosePolicy as WitParentClosePolicy, SignalExternal, StartChild,
 };
 use crate::bindings::sandglass::workflow::types::{Failure, Payload};
-use crate::error::ActivityError;
 use crate::state::Shared;
 use crate::time::to_wit_duration;
-use crate::{RetryPolicy, SignalDefinition, WorkflowError, payload};
+use crate::{FailureChain, RetryPolicy, SignalDefinition, WorkflowError, payload};
 
 /// What happens to a child workflow when its parent closes. Default: `Terminate`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -84,10 +87,11 @@ impl ChildWorkflowOptions {
 }
 
 /// How a child workflow, or a signal to or cancellation of another workflow, failed:
-/// Temporal's failure chain, outermost first.
+/// Temporal's [`FailureChain`], whose accessors it dereferences to, and why the child
+/// did not start, if it did not.
 #[derive(Clone, Debug)]
 pub struct ChildWorkflowError {
-    chain: ActivityError,
+    chain: FailureChain,
     /// The child never started, for this `StartChildWorkflowExecutionFailedCause`.
     start_failed: Option<String>,
 }
@@ -95,7 +99,7 @@ pub struct ChildWorkflowError {
 impl ChildWorkflowError {
     fn from_host(failure: Failure, cancelled: bool) -> Self {
         Self {
-            chain: ActivityError::from_host(failure, cancelled),
+            chain: FailureChain::from_host(failure, cancelled),
             start_failed: None,
         }
     }
@@ -112,40 +116,23 @@ impl ChildWorkflowError {
             )
         };
         Self {
-            chain: ActivityError::local("ChildWorkflowNotStarted", message),
+            chain: FailureChain::local(CHILD_WORKFLOW_NOT_STARTED, message),
             start_failed: Some(cause),
         }
-    }
-
-    /// The innermost failure's message: what the child raised, or why it did not start.
-    pub fn message(&self) -> &str {
-        self.chain.message()
-    }
-
-    /// The error type of the application error in the chain, if there is one.
-    pub fn application_error_type(&self) -> Option<&str> {
-        self.chain.application_error_type()
-    }
-
-    /// Whether the child (or the signal or cancellation) was cancelled.
-    pub fn is_cancelled(&self) -> bool {
-        self.chain.is_cancelled()
-    }
-
-    /// Whether a timeout ended it.
-    pub fn is_timeout(&self) -> bool {
-        self.chain.is_timeout()
-    }
-
-    /// The first detail of the application error in the chain, decoded as `T`.
-    pub fn details<T: DeserializeOwned>(&self) -> Option<Result<T, WorkflowError>> {
-        self.chain.details()
     }
 
     /// The server's reason the child did not start (e.g.
     /// `START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_WORKFLOW_ALREADY_EXISTS`), if it did not.
     pub fn start_failure_cause(&self) -> Option<&str> {
         self.start_failed.as_deref()
+    }
+}
+
+impl Deref for ChildWorkflowError {
+    type Target = FailureChain;
+
+    fn deref(&self) -> &FailureChain {
+        &self.chain
     }
 }
 
@@ -157,16 +144,16 @@ impl fmt::Display for ChildWorkflowError {
 
 impl std::error::Error for ChildWorkflowError {}
 
-impl From<ChildWorkflowError> for crate::error::FailureCause {
+impl From<ChildWorkflowError> for FailureChain {
     fn from(error: ChildWorkflowError) -> Self {
-        Self(error.chain)
+        error.chain
     }
 }
 
 impl From<ChildWorkflowError> for WorkflowError {
     fn from(error: ChildWorkflowError) -> Self {
         let message = format!("child workflow failed: {error}");
-        WorkflowError::application("ChildWorkflowError", message).with_cause(error)
+        WorkflowError::application(CHILD_WORKFLOW_ERROR, message).with_cause(error)
     }
 }
 
@@ -186,7 +173,7 @@ pub(crate) fn start<O>(
     let seq = match arguments {
         Err(error) => {
             state.fail_task(
-                "PayloadEncodeError",
+                PAYLOAD_ENCODE_ERROR,
                 format!(
                     "workflow {:?}: the input of child workflow {workflow_type:?} does not \
                      encode as JSON: {error}",
@@ -432,7 +419,7 @@ impl<O: DeserializeOwned> Future for ChildWorkflowHandle<O> {
                         this.shared
                             .state
                             .borrow_mut()
-                            .fail_task("PayloadDecodeError", message);
+                            .fail_task(PAYLOAD_DECODE_ERROR, message);
                         Poll::Pending
                     }
                 }
@@ -522,7 +509,7 @@ fn external_signal(
         Ok(arguments) => arguments,
         Err(error) => {
             state.fail_task(
-                "PayloadEncodeError",
+                PAYLOAD_ENCODE_ERROR,
                 format!(
                     "workflow {:?}: the input of signal {signal_name:?} does not encode as \
                      JSON: {error}",

@@ -4,6 +4,7 @@ use std::future::Future;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
+use sandglass_declare::failure_types::{PAYLOAD_DECODE_ERROR, PAYLOAD_ENCODE_ERROR};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -251,7 +252,7 @@ impl WorkflowContext {
                 Ok(payload) => encoded.push(((*name).to_owned(), payload)),
                 Err(error) => {
                     self.shared.state.borrow_mut().fail_task(
-                        "PayloadEncodeError",
+                        PAYLOAD_ENCODE_ERROR,
                         format!(
                             "workflow {:?}: {kind} {name:?} does not encode as JSON: {error}",
                             self.shared.info.workflow_type
@@ -458,7 +459,7 @@ fn decode_named<T: DeserializeOwned>(
 ) -> Result<T, WorkflowError> {
     payload::decode(value).map_err(|error| {
         WorkflowError::application(
-            "PayloadDecodeError",
+            PAYLOAD_DECODE_ERROR,
             format!(
                 "{kind} {name:?} does not decode as `{}`: {error}",
                 std::any::type_name::<T>()

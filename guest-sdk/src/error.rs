@@ -11,31 +11,16 @@
 //!   only `ApplicationError` (and other Temporal failures) fail a workflow.
 
 use std::fmt;
+use std::ops::Deref;
 
+use sandglass_declare::failure_types::{ACTIVITY_ERROR, CANCELLED_ERROR};
 use serde::Serialize;
 
+use crate::FailureChain;
 use crate::bindings::exports::sandglass::workflow::guest::ContinueAsNew;
-use crate::bindings::sandglass::workflow::types::{
-    ApplicationFailure, Failure, FailureFrame, FailureInfo, Payload, TimeoutKind,
-};
+use crate::bindings::sandglass::workflow::types::{Failure, Payload};
+use crate::failure::application_frame;
 use crate::payload;
-
-/// The `source` this SDK writes into the failures it creates.
-pub(crate) const SOURCE: &str = "Sandglass";
-
-/// A failure another error can name as its cause: an [`ActivityError`] or a
-/// [`ChildWorkflowError`](crate::ChildWorkflowError).
-#[derive(Clone, Debug)]
-pub struct FailureCause(pub(crate) ActivityError);
-
-impl From<ActivityError> for FailureCause {
-    fn from(error: ActivityError) -> Self {
-        Self(error)
-    }
-}
-
-/// The error type of [`WorkflowError::cancelled`].
-const CANCELLED_ERROR_TYPE: &str = "CancelledError";
 
 /// What [`Workflow::run`](crate::Workflow::run) returns.
 pub type WorkflowResult<T> = Result<T, WorkflowError>;
@@ -64,7 +49,7 @@ pub struct WorkflowError {
     /// Why a detail could not be encoded; reported as a workflow task failure.
     detail_error: Option<String>,
     /// Boxed: most errors have none, and `WorkflowResult`s should stay small.
-    cause: Option<Box<ActivityError>>,
+    cause: Option<Box<FailureChain>>,
     /// Set by [`WorkflowContext::continue_as_new`](crate::WorkflowContext::continue_as_new):
     /// not a failure, but the command that ends this run and starts the next.
     continue_as_new: Option<Box<ContinueAsNew>>,
@@ -104,13 +89,13 @@ impl WorkflowError {
     /// it ([`WorkflowContext::is_cancel_requested`](crate::WorkflowContext::is_cancel_requested)).
     /// Without such a request it fails the workflow like any application error.
     pub fn cancelled(message: impl Into<String>) -> Self {
-        Self::application(CANCELLED_ERROR_TYPE, message)
+        Self::application(CANCELLED_ERROR, message)
     }
 
     /// Whether this error means the run gave in to a cancellation request: made by
     /// [`cancelled`](Self::cancelled), or caused by a cancelled activity.
     pub(crate) fn is_cancellation(&self) -> bool {
-        self.error_type == CANCELLED_ERROR_TYPE
+        self.error_type == CANCELLED_ERROR
             || self
                 .cause
                 .as_ref()
@@ -120,8 +105,8 @@ impl WorkflowError {
     /// Records the failure that led to this error (Python's `raise ... from err`), so a
     /// client sees the activity's or child's whole failure chain under this error.
     #[must_use]
-    pub fn with_cause(mut self, cause: impl Into<FailureCause>) -> Self {
-        self.cause = Some(Box::new(cause.into().0));
+    pub fn with_cause(mut self, cause: impl Into<FailureChain>) -> Self {
+        self.cause = Some(Box::new(cause.into()));
         self
     }
 
@@ -169,8 +154,8 @@ impl WorkflowError {
         self.non_retryable
     }
 
-    /// The activity failure that caused this error, if it came from one.
-    pub fn cause(&self) -> Option<&ActivityError> {
+    /// The failure chain that caused this error, if it came from one.
+    pub fn cause(&self) -> Option<&FailureChain> {
         self.cause.as_deref()
     }
 
@@ -187,7 +172,7 @@ impl WorkflowError {
             self.details,
         )];
         if let Some(cause) = self.cause {
-            frames.extend(cause.frames);
+            frames.extend(cause.into_frames());
         }
         Ok(frames)
     }
@@ -203,11 +188,11 @@ impl From<ActivityError> for WorkflowError {
         };
         Self {
             message,
-            error_type: "ActivityError".to_owned(),
+            error_type: ACTIVITY_ERROR.to_owned(),
             non_retryable: false,
             details: Vec::new(),
             detail_error: None,
-            cause: Some(Box::new(error)),
+            cause: Some(Box::new(error.chain)),
             continue_as_new: None,
         }
     }
@@ -264,50 +249,29 @@ impl From<Cancelled> for WorkflowError {
     }
 }
 
-/// How an activity failed, as Temporal reported it: a chain of failures, outermost first.
-///
-/// For an activity that raised an error, Temporal's chain is an activity frame ("Activity
-/// task failed", naming the activity type, id and why retries stopped) caused by the
-/// application error the activity raised; for a timeout, the cause is a timeout frame.
-/// The accessors look through the chain so callers need not.
+/// How an activity failed, as Temporal reported it: its [`FailureChain`], whose
+/// accessors it dereferences to, and the activity's type.
 ///
 /// `?` turns it into a [`WorkflowError`] that keeps this chain as its cause.
 #[derive(Clone, Debug)]
 pub struct ActivityError {
-    /// Never empty.
-    frames: Vec<FailureFrame>,
-    /// The host resolved the activity as cancelled.
-    cancelled: bool,
+    chain: FailureChain,
 }
 
 impl ActivityError {
-    /// Wraps a failure chain from the host. The contract says the chain is never empty; if
-    /// it is, a frame saying so stands in, so the accessors always have something to show.
-    pub(crate) fn from_host(mut frames: Failure, cancelled: bool) -> Self {
-        if frames.is_empty() {
-            frames.push(FailureFrame {
-                message: "activity failed and the worker reported no failure details".to_owned(),
-                source: SOURCE.to_owned(),
-                stack_trace: String::new(),
-                info: FailureInfo::Other,
-            });
+    pub(crate) fn from_host(frames: Failure, cancelled: bool) -> Self {
+        Self {
+            chain: FailureChain::from_host(frames, cancelled),
         }
-        Self { frames, cancelled }
     }
 
     /// A local activity cancelled while it waited on a timer for its next attempt: no
     /// attempt was running, so the cancellation is the workflow's own.
     pub(crate) fn cancelled_before_retry(activity_type: &str) -> Self {
         Self {
-            frames: vec![FailureFrame {
-                message: format!(
-                    "local activity {activity_type:?} was cancelled while waiting to retry"
-                ),
-                source: SOURCE.to_owned(),
-                stack_trace: String::new(),
-                info: FailureInfo::Canceled(Vec::new()),
-            }],
-            cancelled: true,
+            chain: FailureChain::cancelled(format!(
+                "local activity {activity_type:?} was cancelled while waiting to retry"
+            )),
         }
     }
 
@@ -315,147 +279,45 @@ impl ActivityError {
     /// it is non-retryable, since retrying cannot fix the workflow's code.
     pub(crate) fn local(error_type: &str, message: String) -> Self {
         Self {
-            frames: vec![application_frame(
-                message,
-                error_type.to_owned(),
-                true,
-                Vec::new(),
-            )],
-            cancelled: false,
+            chain: FailureChain::local(error_type, message),
         }
-    }
-
-    /// The message of the innermost failure: what the activity raised, or which timeout
-    /// fired. [`Display`](fmt::Display) shows the whole chain.
-    pub fn message(&self) -> &str {
-        self.frames
-            .last()
-            .map_or("", |frame| frame.message.as_str())
     }
 
     /// The activity type that failed, when Temporal named it.
     pub fn activity_type(&self) -> Option<&str> {
-        self.frames.iter().find_map(|frame| match &frame.info {
-            FailureInfo::Activity(activity) => Some(activity.activity_type.as_str()),
-            _ => None,
-        })
+        self.chain.activity_type()
     }
+}
 
-    /// The error type of the application error in the chain (what the activity raised,
-    /// such as `"ValueError"` from a Python activity), if there is one.
-    pub fn application_error_type(&self) -> Option<&str> {
-        self.frames.iter().find_map(|frame| match &frame.info {
-            FailureInfo::Application(application) => Some(application.error_type.as_str()),
-            _ => None,
-        })
+impl Deref for ActivityError {
+    type Target = FailureChain;
+
+    fn deref(&self) -> &FailureChain {
+        &self.chain
     }
+}
 
-    /// The first detail of the application error in the chain, decoded as `T`: what
-    /// the activity attached to its error (`ApplicationError(..., details)` in Python).
-    /// `None` when there is no application error or it has no details.
-    pub fn details<T: serde::de::DeserializeOwned>(&self) -> Option<Result<T, WorkflowError>> {
-        let details = self.frames.iter().find_map(|frame| match &frame.info {
-            FailureInfo::Application(application) => Some(&application.details),
-            _ => None,
-        })?;
-        let first = details.first()?;
-        Some(payload::decode(first).map_err(|error| {
-            WorkflowError::application(
-                "PayloadDecodeError",
-                format!(
-                    "an error detail does not decode as `{}`: {error}",
-                    std::any::type_name::<T>()
-                ),
-            )
-        }))
-    }
-
-    /// Whether the application error in the chain was marked non-retryable.
-    pub fn is_non_retryable(&self) -> bool {
-        self.frames.iter().any(|frame| {
-            matches!(&frame.info, FailureInfo::Application(application) if application.non_retryable)
-        })
-    }
-
-    /// Whether the activity timed out (any timeout: start-to-close, schedule-to-start,
-    /// schedule-to-close or heartbeat).
-    pub fn is_timeout(&self) -> bool {
-        self.frames
-            .iter()
-            .any(|frame| matches!(frame.info, FailureInfo::Timeout(_)))
-    }
-
-    /// Whether the activity was cancelled.
-    pub fn is_cancelled(&self) -> bool {
-        self.cancelled
-            || self
-                .frames
-                .iter()
-                .any(|frame| matches!(frame.info, FailureInfo::Canceled(_)))
+impl From<ActivityError> for FailureChain {
+    fn from(error: ActivityError) -> Self {
+        error.chain
     }
 }
 
 impl fmt::Display for ActivityError {
-    /// The chain, outermost first: `Activity task failed (activity "greet", id "1") ←
-    /// boom (ValueError)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (index, frame) in self.frames.iter().enumerate() {
-            if index > 0 {
-                f.write_str(" ← ")?;
-            }
-            f.write_str(&frame.message)?;
-            match &frame.info {
-                FailureInfo::Application(application) if !application.error_type.is_empty() => {
-                    write!(f, " ({})", application.error_type)?;
-                }
-                FailureInfo::Activity(activity) => write!(
-                    f,
-                    " (activity {:?}, id {:?})",
-                    activity.activity_type, activity.activity_id
-                )?,
-                FailureInfo::Timeout(kind) => write!(f, " ({} timeout)", timeout_name(*kind))?,
-                FailureInfo::Canceled(_) => f.write_str(" (cancelled)")?,
-                _ => {}
-            }
-        }
-        Ok(())
+        self.chain.fmt(f)
     }
 }
 
 impl std::error::Error for ActivityError {}
 
-fn timeout_name(kind: TimeoutKind) -> &'static str {
-    match kind {
-        TimeoutKind::StartToClose => "start-to-close",
-        TimeoutKind::ScheduleToStart => "schedule-to-start",
-        TimeoutKind::ScheduleToClose => "schedule-to-close",
-        TimeoutKind::Heartbeat => "heartbeat",
-    }
-}
-
-/// One application failure frame written by this SDK.
-pub(crate) fn application_frame(
-    message: String,
-    error_type: String,
-    non_retryable: bool,
-    details: Vec<Payload>,
-) -> FailureFrame {
-    FailureFrame {
-        message,
-        source: SOURCE.to_owned(),
-        stack_trace: String::new(),
-        info: FailureInfo::Application(ApplicationFailure {
-            error_type,
-            non_retryable,
-            details,
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::sandglass::workflow::types::ActivityFailure;
+    use crate::bindings::sandglass::workflow::types::{
+        ActivityFailure, ApplicationFailure, FailureFrame, FailureInfo, TimeoutKind,
+    };
+    use crate::failure::SOURCE;
 
     /// The chain Temporal reports for an activity that raised `ValueError("boom")`.
     fn raised_value_error() -> Failure {

@@ -5,11 +5,13 @@
 
 use std::cell::RefCell;
 
+use sandglass_declare::failure_types::PROTOCOL_ERROR;
+
 use crate::bindings::exports::sandglass::workflow::guest::{
     Activation, Command, WorkflowDescription,
 };
 use crate::bindings::sandglass::workflow::types::Failure;
-use crate::error::application_frame;
+use crate::failure::application_frame;
 use crate::runtime::{Runtime, WorkflowEntry};
 
 /// Exports workflow types from a component: the one line a workflow crate needs.
@@ -19,12 +21,12 @@ use crate::runtime::{Runtime, WorkflowEntry};
 /// # use sandglass::{Workflow, WorkflowContext, WorkflowDefinition, WorkflowResult};
 /// # macro_rules! trivial {
 /// #     ($ty:ident, $name:literal) => {
+/// #         #[derive(Default)]
 /// #         struct $ty;
 /// #         impl Workflow for $ty {
 /// #             type Input = ();
 /// #             type Output = ();
 /// #             const DEFINITION: WorkflowDefinition<(), ()> = WorkflowDefinition::new($name);
-/// #             fn init(_: &WorkflowContext, _: &()) -> Self { $ty }
 /// #             async fn run(self: Rc<Self>, _: WorkflowContext, _: ()) -> WorkflowResult<()> { Ok(()) }
 /// #         }
 /// #     };
@@ -97,7 +99,7 @@ pub fn activate(
         // Only a host calling `activate` from inside `activate` gets here.
         Err(_) => Err(vec![application_frame(
             "activate was called while an activation was running".to_owned(),
-            "SandglassProtocolError".to_owned(),
+            PROTOCOL_ERROR.to_owned(),
             false,
             Vec::new(),
         )]),

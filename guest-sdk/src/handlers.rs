@@ -13,18 +13,15 @@ use std::rc::Rc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use sandglass_declare::failure_types::{PAYLOAD_DECODE_ERROR, PAYLOAD_ENCODE_ERROR};
+
 use crate::bindings::exports::sandglass::workflow::guest::WorkflowDescription;
 use crate::bindings::sandglass::workflow::types::{Failure, Payload};
-use crate::error::application_frame;
+use crate::failure::application_frame;
 use crate::{QueryDefinition, SignalDefinition, UpdateDefinition, WorkflowContext, WorkflowError};
 use crate::{WorkflowResult, payload};
 
 pub(crate) type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
-
-/// Error types the SDK writes into the failures it answers messages with.
-pub(crate) const UNKNOWN_HANDLER: &str = "UnknownHandler";
-pub(crate) const BAD_ARGUMENTS: &str = "PayloadDecodeError";
-const BAD_RESULT: &str = "PayloadEncodeError";
 
 /// The arguments of a message for a dynamic handler, still encoded.
 #[derive(Clone, Debug)]
@@ -47,8 +44,11 @@ impl RawArguments {
     /// `null`, one as itself, several as a JSON array.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, WorkflowError> {
         payload::decode_arguments(&self.payloads).map_err(|error| {
-            WorkflowError::application(BAD_ARGUMENTS, format!("arguments do not decode: {error}"))
-                .non_retryable()
+            WorkflowError::application(
+                PAYLOAD_DECODE_ERROR,
+                format!("arguments do not decode: {error}"),
+            )
+            .non_retryable()
         })
     }
 }
@@ -183,7 +183,7 @@ impl<W: 'static> Handlers<W> {
             name,
             Rc::new(move |workflow, arguments| {
                 let input = decode_input::<I>("query", name, arguments)
-                    .map_err(|message| failure(BAD_ARGUMENTS, message))?;
+                    .map_err(|message| failure(PAYLOAD_DECODE_ERROR, message))?;
                 encode_result("query", name, &handler(workflow, input))
             }),
         );
@@ -207,7 +207,7 @@ impl<W: 'static> Handlers<W> {
             name,
             Rc::new(move |workflow, ctx, arguments| {
                 let input = decode_input::<I>("update", name, arguments)
-                    .map_err(|message| failure(BAD_ARGUMENTS, message))?;
+                    .map_err(|message| failure(PAYLOAD_DECODE_ERROR, message))?;
                 let (handler, workflow, ctx) = (handler.clone(), workflow.clone(), ctx.clone());
                 Ok(
                     Box::pin(async move { update_outcome(name, handler(&workflow, &ctx, input)) })
@@ -235,7 +235,7 @@ impl<W: 'static> Handlers<W> {
             name,
             Rc::new(move |workflow, ctx, arguments| {
                 let input = decode_input::<I>("update", name, arguments)
-                    .map_err(|message| failure(BAD_ARGUMENTS, message))?;
+                    .map_err(|message| failure(PAYLOAD_DECODE_ERROR, message))?;
                 let future = handler(workflow.clone(), ctx.clone(), input);
                 Ok(Box::pin(async move { update_outcome(name, future.await) })
                     as LocalFuture<UpdateResult>)
@@ -260,7 +260,7 @@ impl<W: 'static> Handlers<W> {
             name,
             Rc::new(move |workflow, arguments| {
                 let input = decode_input::<I>("update", name, arguments)
-                    .map_err(|message| failure(BAD_ARGUMENTS, message))?;
+                    .map_err(|message| failure(PAYLOAD_DECODE_ERROR, message))?;
                 validator(workflow, &input).map_err(|error| error_failure(name, error))
             }),
         );
@@ -465,7 +465,7 @@ fn decode_input<I: DeserializeOwned>(
 fn encode_result<O: Serialize>(kind: &str, name: &str, value: &O) -> UpdateResult {
     payload::encode(value).map(Some).map_err(|error| {
         failure(
-            BAD_RESULT,
+            PAYLOAD_ENCODE_ERROR,
             format!(
                 "{kind} {name:?}: its result of type `{}` does not encode as JSON: {error}",
                 std::any::type_name::<O>()

@@ -9,13 +9,11 @@
 //! ```
 //! use std::rc::Rc;
 //! use std::time::Duration;
-//! use sandglass::{
-//!     ActivityDefinition, ActivityOptions, Workflow, WorkflowContext, WorkflowDefinition,
-//!     WorkflowResult,
-//! };
+//! use sandglass::prelude::*;
 //!
 //! const GREET: ActivityDefinition<String, String> = ActivityDefinition::new("greet");
 //!
+//! #[derive(Default)]
 //! struct GreetingWorkflow;
 //!
 //! impl Workflow for GreetingWorkflow {
@@ -23,10 +21,6 @@
 //!     type Output = String;
 //!     const DEFINITION: WorkflowDefinition<String, String> =
 //!         WorkflowDefinition::new("GreetingWorkflow");
-//!
-//!     fn init(_ctx: &WorkflowContext, _name: &String) -> Self {
-//!         GreetingWorkflow
-//!     }
 //!
 //!     async fn run(self: Rc<Self>, ctx: WorkflowContext, name: String) -> WorkflowResult<String> {
 //!         sandglass::info!("greeting {name}");
@@ -43,7 +37,8 @@
 //!
 //! - **One instance per run.** The host instantiates the component for each workflow run
 //!   and keeps the instance while the run is cached, so the run's state is simply the
-//!   workflow's memory: the value [`Workflow::init`] built and the `run` future's locals.
+//!   workflow's memory: the value [`WorkflowInit::init`] built (`Default::default()`
+//!   unless the type says otherwise) and the `run` future's locals.
 //!   An instance never sees two runs; its cost is its linear memory (kilobytes for a
 //!   small workflow). Evicted runs are rebuilt by replaying their history in a new
 //!   instance.
@@ -90,6 +85,7 @@ mod context;
 mod error;
 mod executor;
 mod export;
+mod failure;
 mod handlers;
 pub mod log;
 mod panic;
@@ -111,14 +107,25 @@ pub use child::{
 };
 pub use combinators::{Either, Select, join, join_all, select};
 pub use context::{ContinueAsNewOptions, ParentWorkflow, WorkflowContext, WorkflowInfo};
-pub use error::{ActivityError, Cancelled, FailureCause, WorkflowError, WorkflowResult};
+pub use error::{ActivityError, Cancelled, WorkflowError, WorkflowResult};
+pub use failure::FailureChain;
 pub use handlers::{Handlers, RawArguments};
+pub use sandglass_declare::failure_types;
 pub use sandglass_declare::{
     ActivityDefinition, QueryDefinition, SignalDefinition, UpdateDefinition, WorkflowDefinition,
 };
 pub use scope::{CancellationScope, InScope};
 pub use timer::Sleep;
-pub use workflow::Workflow;
+pub use workflow::{Workflow, WorkflowInit};
+
+/// What every workflow crate imports: `use sandglass::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        ActivityDefinition, ActivityOptions, Handlers, QueryDefinition, SignalDefinition,
+        UpdateDefinition, Workflow, WorkflowContext, WorkflowDefinition, WorkflowError,
+        WorkflowInit, WorkflowResult,
+    };
+}
 
 /// What [`export_workflows!`] expands to; not a public API.
 #[doc(hidden)]

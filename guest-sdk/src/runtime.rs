@@ -22,23 +22,22 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::Waker;
 
+use sandglass_declare::failure_types::{
+    PAYLOAD_DECODE_ERROR, PAYLOAD_ENCODE_ERROR, PROTOCOL_ERROR, UNKNOWN_HANDLER,
+    UNKNOWN_WORKFLOW_TYPE, WORKFLOW_FINISHED,
+};
+
 use crate::bindings::exports::sandglass::workflow::guest::{
     Activation, ChildStartResolution, Command, Initialize, Job, Query, QueryResponse, Signal,
     Update, UpdateOutcome, UpdateResponse, WorkflowDescription,
 };
 use crate::bindings::sandglass::workflow::types::{Failure, Payload};
-use crate::error::application_frame;
 use crate::executor::Executor;
-use crate::handlers::{Dispatch, HandlerTable, Handlers, UNKNOWN_HANDLER, failure};
+use crate::failure::application_frame;
+use crate::handlers::{Dispatch, HandlerTable, Handlers, failure};
 use crate::state::{RunState, Shared, TaskFailure};
 use crate::time::{from_wit_duration, to_system_time};
-use crate::{ParentWorkflow, Workflow, WorkflowContext, WorkflowInfo, payload};
-
-/// Error types of workflow task failures, for logs and the Temporal UI.
-const UNKNOWN_WORKFLOW_TYPE: &str = "UnknownWorkflowType";
-const PAYLOAD_DECODE_ERROR: &str = "PayloadDecodeError";
-const PAYLOAD_ENCODE_ERROR: &str = "PayloadEncodeError";
-const PROTOCOL_ERROR: &str = "SandglassProtocolError";
+use crate::{ParentWorkflow, Workflow, WorkflowContext, WorkflowInfo, WorkflowInit, payload};
 
 type RunFuture = Pin<Box<dyn Future<Output = ()>>>;
 
@@ -55,7 +54,7 @@ pub struct WorkflowEntry {
 
 impl WorkflowEntry {
     /// The entry for workflow type `W`.
-    pub const fn of<W: Workflow>() -> Self {
+    pub const fn of<W: WorkflowInit>() -> Self {
         Self {
             name: W::DEFINITION.name(),
             start: start::<W>,
@@ -83,7 +82,7 @@ fn describe<W: Workflow>() -> WorkflowDescription {
 
 /// Decodes the input, constructs the workflow with `init`, binds its handlers and returns
 /// the run's future, which issues the final command when `run` returns.
-fn start<W: Workflow>(
+fn start<W: WorkflowInit>(
     ctx: &WorkflowContext,
     arguments: &[Payload],
 ) -> Result<Started, TaskFailure> {
@@ -427,7 +426,7 @@ fn deliver_update(
         );
         return respond(
             shared,
-            UpdateOutcome::Rejected(failure("WorkflowFinished", message)),
+            UpdateOutcome::Rejected(failure(WORKFLOW_FINISHED, message)),
         );
     }
     let handler = match handlers.update(&update.name, update.arguments, update.run_validator) {

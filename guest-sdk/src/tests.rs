@@ -19,7 +19,7 @@ use crate::bindings::sandglass::workflow::types::{
 use crate::runtime::{Runtime, WorkflowEntry};
 use crate::{
     ActivityDefinition, ActivityOptions, LocalActivityOptions, Workflow, WorkflowContext,
-    WorkflowDefinition, WorkflowError, WorkflowResult, payload,
+    WorkflowDefinition, WorkflowError, WorkflowInit, WorkflowResult, payload,
 };
 
 const GREET: ActivityDefinition<String, String> = ActivityDefinition::new("greet");
@@ -29,16 +29,13 @@ fn thirty_seconds() -> ActivityOptions {
 }
 
 /// The greeting example: one activity, its result returned.
+#[derive(Default)]
 struct Greeting;
 
 impl Workflow for Greeting {
     type Input = String;
     type Output = String;
     const DEFINITION: WorkflowDefinition<String, String> = WorkflowDefinition::new("Greeting");
-
-    fn init(_ctx: &WorkflowContext, _name: &String) -> Self {
-        Greeting
-    }
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, name: String) -> WorkflowResult<String> {
         Ok(ctx.execute_activity(GREET, name, thirty_seconds()).await?)
@@ -62,16 +59,18 @@ struct Sample {
     greetings: (String, String),
 }
 
-impl Workflow for Sampler {
-    type Input = Vec<String>;
-    type Output = Sample;
-    const DEFINITION: WorkflowDefinition<Vec<String>, Sample> = WorkflowDefinition::new("Sampler");
-
+impl WorkflowInit for Sampler {
     fn init(ctx: &WorkflowContext, names: &Vec<String>) -> Self {
         Sampler {
             from_init: format!("{} for {}", ctx.info().workflow_id, names.join("+")),
         }
     }
+}
+
+impl Workflow for Sampler {
+    type Input = Vec<String>;
+    type Output = Sample;
+    const DEFINITION: WorkflowDefinition<Vec<String>, Sample> = WorkflowDefinition::new("Sampler");
 
     async fn run(
         self: Rc<Self>,
@@ -99,16 +98,13 @@ impl Workflow for Sampler {
 }
 
 /// Fails in the ways a workflow can, chosen by its input.
+#[derive(Default)]
 struct Failing;
 
 impl Workflow for Failing {
     type Input = String;
     type Output = u32;
     const DEFINITION: WorkflowDefinition<String, u32> = WorkflowDefinition::new("Failing");
-
-    fn init(_ctx: &WorkflowContext, _how: &String) -> Self {
-        Failing
-    }
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, how: String) -> WorkflowResult<u32> {
         match how.as_str() {
@@ -136,16 +132,13 @@ impl Workflow for Failing {
 
 /// A local activity, or a cancelled activity, chosen by its input; returns what the
 /// activity said or `"cancelled"`.
+#[derive(Default)]
 struct Cancelling;
 
 impl Workflow for Cancelling {
     type Input = String;
     type Output = String;
     const DEFINITION: WorkflowDefinition<String, String> = WorkflowDefinition::new("Cancelling");
-
-    fn init(_ctx: &WorkflowContext, _how: &String) -> Self {
-        Cancelling
-    }
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, how: String) -> WorkflowResult<String> {
         let handle = if how.starts_with("local") {

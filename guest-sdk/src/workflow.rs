@@ -8,12 +8,13 @@ use serde::de::DeserializeOwned;
 
 use crate::{Handlers, WorkflowContext, WorkflowDefinition, WorkflowResult};
 
-/// A workflow type: its definition, how a run is constructed, and what it runs.
+/// A workflow type: its definition, its handlers, and what it runs.
 ///
 /// A component exports its workflow types with [`export_workflows!`](crate::export_workflows).
-/// For each run the SDK decodes the input, calls [`init`](Self::init), then drives
-/// [`run`](Self::run) to completion across activations; its `Ok` value completes the
-/// workflow, its `Err` fails it.
+/// For each run the SDK decodes the input, builds the workflow's state with
+/// [`WorkflowInit::init`] (`Default::default()` unless the type implements it), then
+/// drives [`run`](Self::run) to completion across activations; its `Ok` value completes
+/// the workflow, its `Err` fails it.
 ///
 /// ```
 /// use std::rc::Rc;
@@ -25,6 +26,7 @@ use crate::{Handlers, WorkflowContext, WorkflowDefinition, WorkflowResult};
 ///
 /// const GREET: ActivityDefinition<String, String> = ActivityDefinition::new("greet");
 ///
+/// #[derive(Default)]
 /// struct GreetingWorkflow;
 ///
 /// impl Workflow for GreetingWorkflow {
@@ -32,10 +34,6 @@ use crate::{Handlers, WorkflowContext, WorkflowDefinition, WorkflowResult};
 ///     type Output = String;
 ///     const DEFINITION: WorkflowDefinition<String, String> =
 ///         WorkflowDefinition::new("GreetingWorkflow");
-///
-///     fn init(_ctx: &WorkflowContext, _name: &String) -> Self {
-///         GreetingWorkflow
-///     }
 ///
 ///     async fn run(self: Rc<Self>, ctx: WorkflowContext, name: String) -> WorkflowResult<String> {
 ///         let options = ActivityOptions::start_to_close(Duration::from_secs(30));
@@ -53,13 +51,8 @@ pub trait Workflow: Sized + 'static {
     /// constant from a crate shared with the worker and clients.
     const DEFINITION: WorkflowDefinition<Self::Input, Self::Output>;
 
-    /// Constructs the workflow before anything else runs, with the run's input (the
-    /// Python SDK's `@workflow.init`). Later handlers will see the state it sets up even
-    /// if they run before `run` first awaits.
-    fn init(ctx: &WorkflowContext, input: &Self::Input) -> Self;
-
     /// Registers the workflow's signal, query and update handlers. Called once per run,
-    /// after [`init`](Self::init) and before any message is delivered. The default
+    /// after [`WorkflowInit::init`] and before any message is delivered. The default
     /// registers none: signals are then dropped with a warning, and queries and updates
     /// are rejected with an error naming the missing handler.
     fn handlers(handlers: &mut Handlers<Self>) {
@@ -76,4 +69,51 @@ pub trait Workflow: Sized + 'static {
         ctx: WorkflowContext,
         input: Self::Input,
     ) -> impl Future<Output = WorkflowResult<Self::Output>> + 'static;
+}
+
+/// How a run's state is built from its input before anything else runs (the Python SDK's
+/// `@workflow.init`): handlers see this state even if they run before `run` first awaits.
+///
+/// A workflow that derives or implements `Default` gets this for free and starts from
+/// `Default::default()`. Implement it instead (and leave out `Default`) to start from
+/// the input:
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+/// use sandglass::prelude::*;
+///
+/// struct Greeter {
+///     greeting: RefCell<String>,
+/// }
+///
+/// impl WorkflowInit for Greeter {
+///     fn init(_ctx: &WorkflowContext, name: &String) -> Self {
+///         Greeter { greeting: RefCell::new(format!("Hello, {name}!")) }
+///     }
+/// }
+///
+/// impl Workflow for Greeter {
+///     type Input = String;
+///     type Output = String;
+///     const DEFINITION: WorkflowDefinition<String, String> = WorkflowDefinition::new("Greeter");
+///
+///     async fn run(self: Rc<Self>, _ctx: WorkflowContext, _name: String) -> WorkflowResult<String> {
+///         Ok(self.greeting.borrow().clone())
+///     }
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no starting state",
+    label = "derive `Default` for `{Self}`, or implement `WorkflowInit` to build it from the input"
+)]
+pub trait WorkflowInit: Workflow {
+    /// Builds the run's state from its input.
+    fn init(ctx: &WorkflowContext, input: &Self::Input) -> Self;
+}
+
+impl<W: Workflow + Default> WorkflowInit for W {
+    fn init(_ctx: &WorkflowContext, _input: &W::Input) -> Self {
+        W::default()
+    }
 }

@@ -14,10 +14,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use greeting_activities::{GREET, greet};
+use sandglass_host::reload::ReloadOutcome;
 use sandglass_host::testing::{DevServer, DevServerOptions, ServerError, TimeSkippingServer};
 use sandglass_host::{
-    Client, ConnectionSettings, ReloadOutcome, ShutdownHandle, Worker, WorkerBuilder, WorkerError,
-    WorkflowHandle,
+    Client, ConnectionSettings, ShutdownHandle, Worker, WorkerBuilder, WorkerError, WorkflowHandle,
 };
 use temporalio_common::protos::temporal::api::failure::v1::Failure;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;

@@ -7,8 +7,8 @@
 use std::path::Path;
 
 use sandglass_host::sandbox::{ActivationError, RunIdentity, WorkflowInstance};
+use sandglass_host::sandbox::{Sandbox, SandboxLimits, WorkflowModule};
 use sandglass_host::wit::{guest, types};
-use sandglass_host::{Sandbox, SandboxLimits, WorkflowModule};
 
 /// A sandbox with `limits` and the component at `path` loaded in it.
 pub fn load(path: &Path, limits: SandboxLimits) -> (Sandbox, WorkflowModule) {

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use sandglass_host::sandbox::{Sandbox, WorkflowModule};
 use sandglass_host::{
-    ActivityContext, ActivityError, History, Replayer, Sandbox, Worker, WorkerBuilder,
-    WorkerOptions, WorkflowModule, WorkflowOptions, WorkflowResultError,
+    ActivityContext, ActivityFailure, History, Replayer, Worker, WorkerBuilder, WorkerOptions,
+    WorkflowOptions, WorkflowResultError,
 };
 use sandglass_tests::workflows::{
     ACTIVITY_FAN_OUT_WORKFLOW, ACTIVITY_RETRY_WORKFLOW, CANCEL_ACTIVITY_WORKFLOW,
@@ -36,7 +37,7 @@ async fn a_retryable_failure_is_retried_until_the_activity_succeeds() {
             counted.fetch_add(1, Ordering::SeqCst);
             let attempt = ctx.info().attempt;
             if attempt < 3 {
-                Err(ActivityError::application(
+                Err(ActivityFailure::application(
                     "Flaky",
                     format!("attempt {attempt} fails"),
                 ))
@@ -73,7 +74,8 @@ async fn a_non_retryable_failure_fails_the_workflow_after_one_attempt() {
         .sync_activity(FAILS_NON_RETRYABLE, move |_ctx, ()| {
             counted.fetch_add(1, Ordering::SeqCst);
             Err::<u32, _>(
-                ActivityError::application("CardDeclined", "the card was declined").non_retryable(),
+                ActivityFailure::application("CardDeclined", "the card was declined")
+                    .non_retryable(),
             )
         })
         .build()
@@ -121,7 +123,7 @@ async fn a_heartbeat_timeout_retries_with_the_last_heartbeat_details() {
             if ctx.info().attempt > 1 {
                 return match ctx.last_heartbeat_details::<u32>() {
                     Some(Ok(progress)) => Ok(progress),
-                    other => Err(ActivityError::application(
+                    other => Err(ActivityFailure::application(
                         "NoProgress",
                         format!("attempt {} saw {other:?}", ctx.info().attempt),
                     )
@@ -137,7 +139,7 @@ async fn a_heartbeat_timeout_retries_with_the_last_heartbeat_details() {
             while stalled.elapsed() < Duration::from_secs(3) && !ctx.is_cancelled() {
                 std::thread::sleep(Duration::from_millis(50));
             }
-            Err(ActivityError::application("Stalled", "attempt 1 stalled"))
+            Err(ActivityFailure::application("Stalled", "attempt 1 stalled"))
         })
         .build()
         .await
@@ -165,8 +167,7 @@ async fn sync_activities_never_exceed_the_thread_pool() {
     let running = Arc::new(AtomicU32::new(0));
     let peak = Arc::new(AtomicU32::new(0));
     let (running_in, peak_in) = (running.clone(), peak.clone());
-    let mut options = WorkerOptions::default();
-    options.activity_threads = 4;
+    let options = WorkerOptions::default().with_activity_threads(4);
     let worker = test_worker(&env, &task_queue)
         .options(options)
         .sync_activity(POOL_PROBE, move |_ctx, i: u32| {
@@ -201,14 +202,14 @@ async fn sync_activities_never_exceed_the_thread_pool() {
 /// Heartbeats every 50 ms until cancelled (then reports it) or 30 s pass.
 fn heartbeat_until_cancelled_sync(
     saw_cancel: Arc<AtomicU32>,
-) -> impl Fn(&ActivityContext, ()) -> Result<String, ActivityError> + Send + Sync + 'static {
+) -> impl Fn(&ActivityContext, ()) -> Result<String, ActivityFailure> + Send + Sync + 'static {
     move |ctx, ()| {
         let deadline = Instant::now() + Duration::from_secs(30);
         for beat in 0u32.. {
             ctx.heartbeat(&beat);
             if ctx.is_cancelled() {
                 saw_cancel.fetch_add(1, Ordering::SeqCst);
-                return Err(ActivityError::cancelled());
+                return Err(ActivityFailure::cancelled());
             }
             if Instant::now() > deadline {
                 break;
@@ -267,7 +268,7 @@ async fn a_workflow_cancels_a_heartbeating_async_activity() {
                 tokio::select! {
                     () = ctx.cancelled() => {
                         counted.fetch_add(1, Ordering::SeqCst);
-                        Err(ActivityError::cancelled())
+                        Err(ActivityFailure::cancelled())
                     }
                     () = beat => Ok("never cancelled".to_owned()),
                     () = tokio::time::sleep(Duration::from_secs(30)) => Ok("never cancelled".to_owned()),
@@ -291,7 +292,7 @@ async fn run_local_flaky(timer_backoff: bool, id: &str) -> (u32, u32, History) {
             counted.fetch_add(1, Ordering::SeqCst);
             let attempt = ctx.info().attempt;
             if attempt < 3 {
-                Err(ActivityError::application(
+                Err(ActivityFailure::application(
                     "Flaky",
                     format!("attempt {attempt}"),
                 ))

@@ -16,9 +16,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use greeting_activities::GREETING_WORKFLOW;
-use sandglass_host::failure_chain::MAX_FAILURE_CHAIN;
+use sandglass_host::sandbox::SandboxLimits;
 use sandglass_host::{
-    Client, WorkerOptions, WorkflowDefinition, WorkflowHandle, WorkflowOptions, WorkflowResultError,
+    Client, MAX_FAILURE_CHAIN, WorkerOptions, WorkflowDefinition, WorkflowHandle, WorkflowOptions,
+    WorkflowResultError,
 };
 use sandglass_tests::{
     RunningWorker, TestEnv, component, failure_chain, start_python_worker, test_component,
@@ -331,8 +332,9 @@ async fn queries_and_updates_that_break_fail_alone_and_the_workflow_goes_on() {
 
     let env = TestEnv::start().await;
     let task_queue = unique_task_queue("broken-messages");
-    let mut options = WorkerOptions::default();
-    options.sandbox.activation_deadline = Duration::from_millis(500);
+    let options = WorkerOptions::default().with_sandbox(
+        SandboxLimits::default().with_activation_deadline(Duration::from_millis(500)),
+    );
     let worker = hostile_worker(&env, &task_queue, options).await;
 
     let attacked = env
@@ -437,8 +439,9 @@ async fn queries_and_updates_that_break_fail_alone_and_the_workflow_goes_on() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failure_chains_from_other_sdks_are_cut_and_wedge_nothing() {
+    use sandglass_host::Replayer;
     use sandglass_host::history::history_from_json;
-    use sandglass_host::{Replayer, Sandbox, WorkflowModule};
+    use sandglass_host::sandbox::{Sandbox, WorkflowModule};
     use sandglass_tests::workflows::{
         PARENT_WORKFLOW, ParentInput, REMOTE_GREETING, RemoteGreeting,
     };
@@ -637,9 +640,9 @@ async fn the_worker_memory_budget_evicts_idle_runs_and_loses_nothing() {
 
     let env = TestEnv::start().await;
     let task_queue = unique_task_queue("memory-budget");
-    let mut options = WorkerOptions::default();
     // Room for four runs holding 30 MiB each, not for eight.
-    options.sandbox.max_total_memory_bytes = 136 << 20;
+    let options = WorkerOptions::default()
+        .with_sandbox(SandboxLimits::default().with_max_total_memory_bytes(136 << 20));
     let worker = hostile_worker(&env, &task_queue, options).await;
     let hoarder: WorkflowDefinition<u32, String> = WorkflowDefinition::new("MemoryHoarderWorkflow");
     let mut handles = Vec::new();
@@ -683,9 +686,9 @@ async fn the_worker_memory_budget_evicts_idle_runs_and_loses_nothing() {
 async fn a_completion_temporal_would_refuse_fails_its_task_with_its_size() {
     let env = TestEnv::start().await;
     let task_queue = unique_task_queue("completion-size");
-    let mut options = WorkerOptions::default();
     // Past what Temporal takes: the exact check of the encoded completion still holds.
-    options.sandbox.max_commands_bytes = 16 << 20;
+    let options = WorkerOptions::default()
+        .with_sandbox(SandboxLimits::default().with_max_commands_bytes(16 << 20));
     let worker = hostile_worker(&env, &task_queue, options).await;
     let handle = env
         .client

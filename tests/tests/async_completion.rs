@@ -1,5 +1,5 @@
 //! Asynchronous activity completion against a real dev server: an activity hands out its
-//! task token and returns `ActivityError::will_complete_async()`, and a client finishes
+//! task token and returns `ActivityFailure::will_complete_async()`, and a client finishes
 //! it later through an `AsyncActivityHandle`, by task token or by workflow and activity
 //! id. A separate binary because each test holds an activity open across the worker and
 //! the client, which the other activity tests never do.
@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use greeting_activities::{GREET, GREETING_WORKFLOW};
 use sandglass_host::{
-    ActivityError, AsyncActivityId, ClientError, HeartbeatResponse, Worker, WorkflowOptions,
+    ActivityFailure, AsyncActivityId, ClientError, HeartbeatResponse, Worker, WorkflowOptions,
     WorkflowResultError,
 };
 use sandglass_tests::{
@@ -37,7 +37,7 @@ async fn an_activity_completed_later_by_task_token_returns_to_the_workflow() {
             async move {
                 // The receiver lives as long as the test; if it is gone, so is the test.
                 let _ = tx.send((ctx.info().task_token.clone(), name));
-                Err::<String, _>(ActivityError::will_complete_async())
+                Err::<String, _>(ActivityFailure::will_complete_async())
             }
         })
         .build()
@@ -97,7 +97,7 @@ async fn an_activity_failed_later_by_id_fails_the_workflow() {
         .workflow_module(greeting_component())
         .sync_activity(GREET, move |ctx, _name: String| {
             let _ = tx.send(ctx.info().activity_id.clone());
-            Err::<String, _>(ActivityError::will_complete_async())
+            Err::<String, _>(ActivityFailure::will_complete_async())
         })
         .build()
         .await
@@ -127,7 +127,7 @@ async fn an_activity_failed_later_by_id_fails_the_workflow() {
     assert!(!heartbeat.cancel_requested, "{heartbeat:?}");
     // Non-retryable, or the greeting's default retry policy would start a new attempt.
     activity
-        .fail(ActivityError::application("NameRejected", "no greeting for Ada").non_retryable())
+        .fail(ActivityFailure::application("NameRejected", "no greeting for Ada").non_retryable())
         .await
         .expect("fail the activity by id");
 
@@ -170,7 +170,7 @@ async fn failing_with_will_complete_async_is_refused_without_a_request() {
         .client
         .async_activity_handle(AsyncActivityId::by_id("no-such-workflow", "1"));
     let error = activity
-        .fail(ActivityError::will_complete_async())
+        .fail(ActivityFailure::will_complete_async())
         .await
         .expect_err("will_complete_async is not a failure");
     assert!(matches!(error, ClientError::NotAFailure), "{error}");

@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use greeting_activities::{GREET, GREETING_WORKFLOW, greet};
 use sandglass_host::sandbox::ModuleError;
+use sandglass_host::sandbox::{Sandbox, WorkflowModule};
 use sandglass_host::wit::WIT_PACKAGE;
 use sandglass_host::{
-    Client, ClientError, ConnectionSettings, Sandbox, Worker, WorkerError, WorkflowDefinition,
-    WorkflowModule, WorkflowOptions, WorkflowResultError,
+    Client, ClientError, ConnectionSettings, Worker, WorkerError, WorkflowDefinition,
+    WorkflowOptions, WorkflowResultError,
 };
 use sandglass_tests::{
     RunningWorker, TestEnv, greeting_component, test_component, unique_task_queue,

@@ -9,13 +9,14 @@
 
 use std::time::{Duration, Instant};
 
-use sandglass_host::client::{
-    ApplicationFailure, IdConflictPolicy, IdReusePolicy, WorkflowDescription, WorkflowStatus,
-};
 use sandglass_host::payload::from_payload;
 use sandglass_host::{
-    ActivityError, ClientError, SignalDefinition, Worker, WorkflowHandle, WorkflowOptions,
+    ActivityFailure, ClientError, SignalDefinition, Worker, WorkflowHandle, WorkflowOptions,
     WorkflowResultError,
+};
+use sandglass_host::{
+    ApplicationFailure, WorkflowDescription, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
+    WorkflowStatus,
 };
 use sandglass_tests::workflows::{
     FAILS_NON_RETRYABLE, NON_RETRYABLE_ACTIVITY_WORKFLOW, TIMER_WORKFLOW, TimerReport,
@@ -285,7 +286,7 @@ async fn id_conflict_policies_decide_what_a_second_start_does() {
         .start_workflow(
             TIMER_WORKFLOW,
             &PARKED_MS,
-            options().with_id_conflict_policy(IdConflictPolicy::UseExisting),
+            options().with_id_conflict_policy(WorkflowIdConflictPolicy::UseExisting),
         )
         .await
         .expect("UseExisting returns the running run");
@@ -296,7 +297,7 @@ async fn id_conflict_policies_decide_what_a_second_start_does() {
         .start_workflow(
             TIMER_WORKFLOW,
             &PARKED_MS,
-            options().with_id_conflict_policy(IdConflictPolicy::TerminateExisting),
+            options().with_id_conflict_policy(WorkflowIdConflictPolicy::TerminateExisting),
         )
         .await
         .expect("TerminateExisting starts a new run");
@@ -331,8 +332,8 @@ async fn id_reuse_policies_decide_whether_a_closed_id_starts_again() {
         .expect("start");
     done.result().await.expect("the first run completes");
     for policy in [
-        IdReusePolicy::RejectDuplicate,
-        IdReusePolicy::AllowDuplicateFailedOnly,
+        WorkflowIdReusePolicy::RejectDuplicate,
+        WorkflowIdReusePolicy::AllowDuplicateFailedOnly,
     ] {
         let error = env
             .client
@@ -368,7 +369,8 @@ async fn id_reuse_policies_decide_whether_a_closed_id_starts_again() {
         .start_workflow(
             TIMER_WORKFLOW,
             &1,
-            options("retried").with_id_reuse_policy(IdReusePolicy::AllowDuplicateFailedOnly),
+            options("retried")
+                .with_id_reuse_policy(WorkflowIdReusePolicy::AllowDuplicateFailedOnly),
         )
         .await
         .expect("a failed run's id is reused")
@@ -512,7 +514,7 @@ async fn an_application_failure_reads_its_type_message_and_details() {
         .workflow_module(test_component())
         .sync_activity(FAILS_NON_RETRYABLE, |_ctx, ()| {
             Err::<u32, _>(
-                ActivityError::application("CardDeclined", "the card was declined")
+                ActivityFailure::application("CardDeclined", "the card was declined")
                     .non_retryable()
                     .with_detail(&42u32),
             )

@@ -2,7 +2,7 @@
 //! damaged entry is recompiled rather than trusted.
 
 use sandglass_host::sandbox::CodeCache;
-use sandglass_host::{Sandbox, WorkflowModule};
+use sandglass_host::sandbox::{Sandbox, WorkflowModule};
 use sandglass_tests::greeting_component;
 
 fn cache_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

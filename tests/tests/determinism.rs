@@ -10,9 +10,9 @@ use std::fmt::Debug;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use greeting_activities::{GREET, greet};
+use sandglass_host::sandbox::{Sandbox, WorkflowModule};
 use sandglass_host::{
-    History, ReplayError, Replayer, Sandbox, Worker, WorkflowDefinition, WorkflowHandle,
-    WorkflowModule, WorkflowOptions,
+    History, ReplayError, Replayer, Worker, WorkflowDefinition, WorkflowHandle, WorkflowOptions,
 };
 use sandglass_tests::{RunningWorker, TestEnv, test_component, unique_task_queue};
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;

@@ -15,8 +15,7 @@ use sandglass_tests::{RunningWorker, TestEnv, component};
 #[tokio::test(flavor = "multi_thread")]
 async fn the_activities_example_retries_resumes_and_cancels() {
     let env = TestEnv::start().await;
-    let mut options = WorkerOptions::default();
-    options.activity_threads = 8;
+    let options = WorkerOptions::default().with_activity_threads(8);
     let worker = activities_example::worker_builder(
         env.client.clone(),
         component("activities-example-workflows"),

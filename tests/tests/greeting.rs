@@ -2,7 +2,8 @@
 //! wasm workflow and the native activity, and replay of the recorded history.
 
 use greeting_activities::GREETING_WORKFLOW;
-use sandglass_host::{ReplayError, Replayer, Sandbox, WorkflowModule, WorkflowOptions};
+use sandglass_host::sandbox::{Sandbox, WorkflowModule};
+use sandglass_host::{ReplayError, Replayer, WorkflowOptions};
 use sandglass_tests::{TestEnv, greeting_component, test_component, unique_task_queue};
 
 #[tokio::test(flavor = "multi_thread")]

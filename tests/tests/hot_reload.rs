@@ -6,10 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sandglass_host::reload::ModuleStore;
-use sandglass_host::{
-    Client, ReloadOptions, ReloadProblem, VersioningPolicy, Worker, WorkflowDefinition,
-    WorkflowHandle, WorkflowOptions,
-};
+use sandglass_host::reload::{ReloadOptions, ReloadProblem, VersioningPolicy};
+use sandglass_host::{Client, Worker, WorkflowDefinition, WorkflowHandle, WorkflowOptions};
 use sandglass_tests::{
     RunningWorker, TestEnv, greeting_component, reload_component, unique_task_queue,
     wait_for_timer_started,
@@ -45,13 +43,15 @@ impl Setup {
     }
 
     fn options(&self) -> ReloadOptions {
-        let mut options = ReloadOptions::default();
-        options.policy = VersioningPolicy::Pinned;
-        options.policies = vec![("UpgradingCountdown".into(), VersioningPolicy::AutoUpgrade)];
-        // The tests reload explicitly, so each step's outcome is theirs to check.
-        options.scan_interval = None;
-        options.module_store = Some(ModuleStore::new(&self.store));
-        options
+        ReloadOptions::default()
+            .with_policy(VersioningPolicy::Pinned)
+            .with_policies(vec![(
+                "UpgradingCountdown".into(),
+                VersioningPolicy::AutoUpgrade,
+            )])
+            // The tests reload explicitly, so each step's outcome is theirs to check.
+            .with_scan_interval(None)
+            .with_module_store(Some(ModuleStore::new(&self.store)))
     }
 }
 

@@ -36,8 +36,7 @@ async fn nondeterminism_can_fail_the_workflow() {
 
     // Version 2 (the real greeting) schedules the activity first: it cannot continue the
     // recorded history, and this worker is told to fail such workflows.
-    let mut options = WorkerOptions::default();
-    options.nondeterminism_fails_workflow = true;
+    let options = WorkerOptions::default().with_nondeterminism_fails_workflow(true);
     let v2 = Worker::builder(env.client.clone(), &task_queue)
         .workflow_module(greeting_component())
         .sync_activity(GREET, |_ctx, name: String| Ok(greet(name)))

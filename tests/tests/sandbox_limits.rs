@@ -9,8 +9,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sandglass_host::SandboxLimits;
-use sandglass_host::failure_chain::MAX_FAILURE_CHAIN;
+use sandglass_host::MAX_FAILURE_CHAIN;
+use sandglass_host::sandbox::SandboxLimits;
 use sandglass_host::sandbox::{ActivationError, Forbidden};
 use sandglass_host::wit::guest;
 use sandglass_tests::sandbox::{activation, json_argument, load, start_instance, start_run};
@@ -134,7 +134,7 @@ fn oversized_payloads_are_refused_before_they_reach_temporal() {
 #[test]
 fn healthy_runs_are_unaffected_by_hostile_ones_in_the_same_sandbox() {
     let (sandbox, hostile) = load(&hostile(), limits(|l| l.max_memory_bytes = 8 << 20));
-    let healthy = sandglass_host::WorkflowModule::from_file(&sandbox, test_component())
+    let healthy = sandglass_host::sandbox::WorkflowModule::from_file(&sandbox, test_component())
         .expect("test component");
     for workflow_type in ["MemoryBombWorkflow", "EnvVarWorkflow", "PanicInRunWorkflow"] {
         start_run(&sandbox, &hostile, workflow_type, Vec::new(), 1).expect_err(workflow_type);
@@ -356,7 +356,7 @@ fn the_deadline_counts_a_runs_own_cpu_time_not_its_neighbours_load() {
         &test_component(),
         limits(|l| l.activation_deadline = deadline),
     );
-    let hostile = sandglass_host::WorkflowModule::from_file(&sandbox, hostile()).unwrap();
+    let hostile = sandglass_host::sandbox::WorkflowModule::from_file(&sandbox, hostile()).unwrap();
     // Enough work for about half the deadline when the run has a core to itself.
     let probe = 50_000_000u64;
     let started = Instant::now();

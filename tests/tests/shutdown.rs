@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use greeting_activities::{GREET, greet};
-use sandglass_host::activity::ActivityEnvironment;
+use sandglass_host::ActivityEnvironment;
 use sandglass_host::{
-    ActivityContext, ActivityError, CancellationReason, Client, History, Worker, WorkerBuilder,
+    ActivityContext, ActivityFailure, CancellationReason, Client, History, Worker, WorkerBuilder,
     WorkerOptions, WorkflowHandle, WorkflowOptions,
 };
 use sandglass_tests::workflows::{
@@ -84,8 +84,7 @@ fn greeting_name(n: usize) -> String {
 }
 
 fn worker_builder(client: &Client, task_queue: &str, grace: Duration) -> WorkerBuilder {
-    let mut options = WorkerOptions::default();
-    options.graceful_shutdown_period = Some(grace);
+    let options = WorkerOptions::default().with_graceful_shutdown_period(grace);
     Worker::builder(client.clone(), task_queue)
         .workflow_module(test_component())
         .options(options)
@@ -319,7 +318,7 @@ async fn activities_still_running_after_the_grace_period_are_cancelled_and_retri
             let waiting = Instant::now();
             while !ctx.is_cancelled() {
                 if waiting.elapsed() > PATIENCE {
-                    return Err(ActivityError::application(
+                    return Err(ActivityFailure::application(
                         "NeverCancelled",
                         "no cancellation arrived",
                     ));
@@ -328,7 +327,7 @@ async fn activities_still_running_after_the_grace_period_are_cancelled_and_retri
                 std::thread::sleep(Duration::from_millis(50));
             }
             sync_record.push(format!("pool_probe {i}"), ctx);
-            Err(ActivityError::cancelled())
+            Err(ActivityFailure::cancelled())
         })
         .async_activity(GREET, move |ctx, name: String| {
             let (record, started) = (async_record.clone(), async_started.clone());
@@ -339,13 +338,13 @@ async fn activities_still_running_after_the_grace_period_are_cancelled_and_retri
                     .await
                     .is_err()
                 {
-                    return Err(ActivityError::application(
+                    return Err(ActivityFailure::application(
                         "NeverCancelled",
                         "no cancellation arrived",
                     ));
                 }
                 record.push(format!("greet {name}"), &ctx);
-                Err::<String, _>(ActivityError::cancelled())
+                Err::<String, _>(ActivityFailure::cancelled())
             }
         })
         .build()

@@ -5,11 +5,12 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use sandglass_host::client::{QueryError, UpdateError, UpdateOptions, UpdateStage};
+use sandglass_host::sandbox::{Sandbox, WorkflowModule};
 use sandglass_host::{
-    QueryDefinition, Replayer, Sandbox, UpdateDefinition, WorkflowDefinition, WorkflowModule,
-    WorkflowOptions, WorkflowResultError,
+    QueryDefinition, Replayer, UpdateDefinition, WorkflowDefinition, WorkflowOptions,
+    WorkflowResultError,
 };
+use sandglass_host::{QueryError, UpdateError, UpdateOptions, UpdateStage};
 use sandglass_tests::workflows::{
     ADD, ADD_AFTER_TIMER, ADD_CHECKED, CANCEL_OTHER_WORKFLOW, CANCELLABLE_WORKFLOW,
     COUNTDOWN_WORKFLOW, FINISH, MESSAGES_WORKFLOW, PARENT_WORKFLOW, PATCHED_WORKFLOW,

@@ -91,6 +91,12 @@ impl Background {
         }
     }
 
+    /// Whether the log so far has a line containing `needle` (for processes that
+    /// announce readiness on stdout).
+    pub fn logged(&self, needle: &str) -> bool {
+        read_tail(&self.log).is_ok_and(|tail| tail.lines().any(|line| line.contains(needle)))
+    }
+
     /// Stops the process group; see the type docs. Idempotent.
     pub fn stop(&mut self) {
         if let Ok(Some(_)) = self.exit_status() {

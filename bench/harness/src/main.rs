@@ -13,9 +13,10 @@ use sandglass_bench::load;
 use sandglass_bench::peer::{self, WorkerProcess};
 use sandglass_bench::report::{ColdStart, PeerResult, Profile, Report};
 use sandglass_host::sandbox::{CodeCache, RunIdentity, WorkflowInstance};
+use sandglass_host::sandbox::{Sandbox, SandboxLimits, WorkflowModule};
 use sandglass_host::testing::DevServer;
 use sandglass_host::wit::{guest, types};
-use sandglass_host::{Client, ConnectionSettings, Sandbox, SandboxLimits, WorkflowModule};
+use sandglass_host::{Client, ConnectionSettings};
 
 /// A worker to measure, and how to run its replayer.
 struct Peer {
@@ -285,8 +286,7 @@ fn cold_start(settings: &Settings) -> anyhow::Result<ColdStart> {
     let _ = std::fs::remove_dir_all(&cache_dir);
 
     let (instantiate_us, first_activation_us) = instance_start(&sandbox, &module)?;
-    let mut pooled_limits = SandboxLimits::default();
-    pooled_limits.instance_pool = Some(INSTANCE_RUNS + 16);
+    let pooled_limits = SandboxLimits::default().with_instance_pool(INSTANCE_RUNS + 16);
     let pooled = Sandbox::new(pooled_limits)?;
     let pooled_module = WorkflowModule::from_bytes(&pooled, "greeting", &bytes)?;
     let (pooled_instantiate_us, pooled_first_activation_us) =

@@ -7,19 +7,16 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use greeting_activities::GREET;
-use sandglass::{ActivityOptions, Workflow, WorkflowContext, WorkflowDefinition, WorkflowResult};
+use sandglass::prelude::*;
 
 /// Sleeps the given number of seconds on a workflow timer.
+#[derive(Default)]
 pub struct ParkedWorkflow;
 
 impl Workflow for ParkedWorkflow {
     type Input = u64;
     type Output = String;
     const DEFINITION: WorkflowDefinition<u64, String> = WorkflowDefinition::new("ParkedWorkflow");
-
-    fn init(_ctx: &WorkflowContext, _seconds: &u64) -> Self {
-        ParkedWorkflow
-    }
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, seconds: u64) -> WorkflowResult<String> {
         ctx.sleep(Duration::from_secs(seconds)).await?;
@@ -28,16 +25,13 @@ impl Workflow for ParkedWorkflow {
 }
 
 /// Runs `greet` `n` times, one after another.
+#[derive(Default)]
 pub struct ChainWorkflow;
 
 impl Workflow for ChainWorkflow {
     type Input = u32;
     type Output = u32;
     const DEFINITION: WorkflowDefinition<u32, u32> = WorkflowDefinition::new("ChainWorkflow");
-
-    fn init(_ctx: &WorkflowContext, _n: &u32) -> Self {
-        ChainWorkflow
-    }
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, n: u32) -> WorkflowResult<u32> {
         for i in 0..n {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use activities_example_declarations::{CHECKSUM, FETCH_CHUNKS, FetchReport, UPLOAD};
-use sandglass_host::{ActivityContext, ActivityError, Client, Worker, WorkerBuilder};
+use sandglass_host::{ActivityContext, ActivityFailure, Client, Worker, WorkerBuilder};
 
 /// The task queue of the example's worker and starter.
 pub const TASK_QUEUE: &str = "activities-example";
@@ -19,10 +19,10 @@ const CHUNK_TIME: Duration = Duration::from_millis(200);
 /// Fetches `chunks` chunks, heartbeating the index of each one done. A retry starts
 /// after the last heartbeated chunk. The first attempt fails halfway through, as a
 /// flaky network would, to show the retry resuming.
-pub fn fetch_chunks(ctx: &ActivityContext, chunks: u32) -> Result<FetchReport, ActivityError> {
+pub fn fetch_chunks(ctx: &ActivityContext, chunks: u32) -> Result<FetchReport, ActivityFailure> {
     if chunks == 0 {
         return Err(
-            ActivityError::application("ReportNotFound", "an empty report").non_retryable(),
+            ActivityFailure::application("ReportNotFound", "an empty report").non_retryable(),
         );
     }
     let resumed_at = match ctx.last_heartbeat_details::<u32>() {
@@ -33,10 +33,10 @@ pub fn fetch_chunks(ctx: &ActivityContext, chunks: u32) -> Result<FetchReport, A
     let attempt = ctx.info().attempt;
     for chunk in resumed_at..chunks {
         if ctx.is_cancelled() {
-            return Err(ActivityError::cancelled());
+            return Err(ActivityFailure::cancelled());
         }
         if attempt == 1 && chunk == chunks / 2 {
-            return Err(ActivityError::application(
+            return Err(ActivityFailure::application(
                 "ConnectionReset",
                 format!("connection reset while fetching chunk {chunk}"),
             ));
@@ -58,7 +58,7 @@ pub fn checksum(chunks: u32) -> String {
 }
 
 /// Uploads for ten seconds, heartbeating, unless cancelled first.
-pub async fn upload(ctx: ActivityContext, checksum: String) -> Result<String, ActivityError> {
+pub async fn upload(ctx: ActivityContext, checksum: String) -> Result<String, ActivityFailure> {
     let work = async {
         for second in 0..10u32 {
             ctx.heartbeat(&second);
@@ -69,7 +69,7 @@ pub async fn upload(ctx: ActivityContext, checksum: String) -> Result<String, Ac
         () = work => Ok(format!("uploaded report {checksum}")),
         () = ctx.cancelled() => {
             tracing::info!("upload cancelled; cleaning up the partial upload");
-            Err(ActivityError::cancelled())
+            Err(ActivityFailure::cancelled())
         }
     }
 }

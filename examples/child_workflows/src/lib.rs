@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use child_workflows_declarations::{BOOK_SHIPMENT, ShipmentRequest};
-use sandglass_host::{ActivityContext, ActivityError, Client, Worker, WorkerBuilder};
+use sandglass_host::{ActivityContext, ActivityFailure, Client, Worker, WorkerBuilder};
 
 /// The task queue of the example's worker and starter.
 pub const TASK_QUEUE: &str = "child-workflows-example";
@@ -18,9 +18,9 @@ pub const WASM_ENV: &str = "CHILD_WORKFLOWS_EXAMPLE_WASM";
 pub async fn book_shipment(
     _ctx: ActivityContext,
     request: ShipmentRequest,
-) -> Result<String, ActivityError> {
+) -> Result<String, ActivityFailure> {
     if request.order.quantity == 0 {
-        return Err(ActivityError::application("EmptyOrder", "nothing to ship").non_retryable());
+        return Err(ActivityFailure::application("EmptyOrder", "nothing to ship").non_retryable());
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
     let service = if request.expedited { "EXP" } else { "GND" };

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use continue_as_new_declarations::{Batch, PROCESS_BATCH};
-use sandglass_host::{ActivityContext, ActivityError, Client, Worker, WorkerBuilder};
+use sandglass_host::{ActivityContext, ActivityFailure, Client, Worker, WorkerBuilder};
 
 /// The task queue of the example's worker and starter.
 pub const TASK_QUEUE: &str = "continue-as-new-example";
@@ -15,7 +15,7 @@ pub const WASM_ENV: &str = "CONTINUE_AS_NEW_EXAMPLE_WASM";
 
 /// Processes one batch: a short wait standing in for real work, then the sum of the
 /// squares of its items.
-pub async fn process_batch(_ctx: ActivityContext, batch: Batch) -> Result<u64, ActivityError> {
+pub async fn process_batch(_ctx: ActivityContext, batch: Batch) -> Result<u64, ActivityFailure> {
     tokio::time::sleep(Duration::from_millis(50)).await;
     (batch.first..batch.first.saturating_add(batch.count))
         .try_fold(0u64, |sum, item| {
@@ -23,7 +23,7 @@ pub async fn process_batch(_ctx: ActivityContext, batch: Batch) -> Result<u64, A
                 .and_then(|square| sum.checked_add(square))
         })
         .ok_or_else(|| {
-            ActivityError::application("Overflow", "the sum does not fit in 64 bits")
+            ActivityFailure::application("Overflow", "the sum does not fit in 64 bits")
                 .non_retryable()
         })
 }

@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 
 use hot_reload_declarations::{COMPOSE, Composition};
 use sandglass_host::guest_build::{GuestBuildError, build_workflow_crate_with_features};
-use sandglass_host::{
-    ActivityContext, ActivityError, Client, ReloadOptions, VersioningPolicy, Worker, WorkerBuilder,
-};
+use sandglass_host::reload::{ReloadOptions, VersioningPolicy};
+use sandglass_host::{ActivityContext, ActivityFailure, Client, Worker, WorkerBuilder};
 
 /// The task queue of the example's worker and starter.
 pub const TASK_QUEUE: &str = "hot-reload-example";
@@ -37,17 +36,22 @@ fn workspace_dir() -> PathBuf {
 }
 
 /// `"<salutation>, <name>!"`.
-pub fn compose(_ctx: &ActivityContext, composition: Composition) -> Result<String, ActivityError> {
+pub fn compose(
+    _ctx: &ActivityContext,
+    composition: Composition,
+) -> Result<String, ActivityFailure> {
     Ok(format!("{}, {}!", composition.salutation, composition.name))
 }
 
 /// `PinnedGreeting` pinned, `UpgradingGreeting` auto-upgrade; the directory is scanned
 /// every second.
 pub fn reload_options() -> ReloadOptions {
-    let mut options = ReloadOptions::default();
-    options.policy = VersioningPolicy::Pinned;
-    options.policies = vec![("UpgradingGreeting".into(), VersioningPolicy::AutoUpgrade)];
-    options
+    ReloadOptions::default()
+        .with_policy(VersioningPolicy::Pinned)
+        .with_policies(vec![(
+            "UpgradingGreeting".into(),
+            VersioningPolicy::AutoUpgrade,
+        )])
 }
 
 /// A worker serving `dir` (hot-reloaded, as `options` say) and the activity.

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use message_passing_declarations::{CALL_GREETING_SERVICE, Language};
-use sandglass_host::{ActivityContext, ActivityError, Client, Worker, WorkerBuilder};
+use sandglass_host::{ActivityContext, ActivityFailure, Client, Worker, WorkerBuilder};
 
 /// The task queue of the example's worker and starter.
 pub const TASK_QUEUE: &str = "message-passing-example";
@@ -17,7 +17,7 @@ pub const WASM_ENV: &str = "MESSAGE_PASSING_EXAMPLE_WASM";
 pub async fn call_greeting_service(
     _ctx: ActivityContext,
     language: Language,
-) -> Result<Option<String>, ActivityError> {
+) -> Result<Option<String>, ActivityFailure> {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let greeting = match language {
         Language::Arabic => Some("مرحبا بالعالم"),

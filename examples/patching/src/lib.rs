@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use patching_declarations::{CHARGE, Order, SEND_RECEIPT, SHIP};
-use sandglass_host::{ActivityContext, ActivityError, Client, Worker, WorkerBuilder};
+use sandglass_host::{ActivityContext, ActivityFailure, Client, Worker, WorkerBuilder};
 
 /// The task queue of the example's worker and starter.
 pub const TASK_QUEUE: &str = "patching-example";
@@ -18,7 +18,7 @@ const SERVICE_TIME: Duration = Duration::from_millis(100);
 
 /// A stand-in payment service; the reference is derived from the order id, so a retried
 /// attempt charges the same payment (an idempotency key, in a real service).
-pub fn charge(_ctx: &ActivityContext, order: Order) -> Result<String, ActivityError> {
+pub fn charge(_ctx: &ActivityContext, order: Order) -> Result<String, ActivityFailure> {
     std::thread::sleep(SERVICE_TIME);
     let cents = order.amount_cents;
     tracing::info!(order = %order.id, "charged {} {}.{:02}", order.customer, cents / 100, cents % 100);
@@ -26,14 +26,14 @@ pub fn charge(_ctx: &ActivityContext, order: Order) -> Result<String, ActivityEr
 }
 
 /// A stand-in mailer: the activity the change added.
-pub fn send_receipt(_ctx: &ActivityContext, order: Order) -> Result<String, ActivityError> {
+pub fn send_receipt(_ctx: &ActivityContext, order: Order) -> Result<String, ActivityFailure> {
     std::thread::sleep(SERVICE_TIME);
     tracing::info!(order = %order.id, "sent the receipt to {}", order.email);
     Ok(format!("RCPT-{}", order.id))
 }
 
 /// A stand-in carrier.
-pub fn ship(_ctx: &ActivityContext, order: Order) -> Result<String, ActivityError> {
+pub fn ship(_ctx: &ActivityContext, order: Order) -> Result<String, ActivityFailure> {
     std::thread::sleep(SERVICE_TIME);
     tracing::info!(order = %order.id, "shipped to {}", order.customer);
     Ok(format!("TRACK-{}", order.id))

@@ -7,7 +7,7 @@ use std::time::Duration;
 use saga_declarations::{
     BOOK_CAR, BOOK_FLIGHT, BOOK_HOTEL, Booking, CANCEL_CAR, CANCEL_FLIGHT, CANCEL_HOTEL, Step, Trip,
 };
-use sandglass_host::{ActivityContext, ActivityError, Client, Worker, WorkerBuilder};
+use sandglass_host::{ActivityContext, ActivityFailure, Client, Worker, WorkerBuilder};
 
 /// The task queue of the example's worker and starter.
 pub const TASK_QUEUE: &str = "saga-example";
@@ -21,7 +21,7 @@ const SERVICE_TIME: Duration = Duration::from_millis(200);
 /// A stand-in for a booking service: a short wait, then a reference, or a refusal if
 /// the trip says this step is unavailable. A refusal is non-retryable: asking again
 /// will not free a seat.
-async fn book(ctx: &ActivityContext, step: Step, trip: &Trip) -> Result<Booking, ActivityError> {
+async fn book(ctx: &ActivityContext, step: Step, trip: &Trip) -> Result<Booking, ActivityFailure> {
     tracing::info!(traveller = %trip.name, "booking the {step}");
     tokio::time::sleep(SERVICE_TIME).await;
     if trip.unavailable == Some(step) {
@@ -37,7 +37,7 @@ async fn book(ctx: &ActivityContext, step: Step, trip: &Trip) -> Result<Booking,
             ),
         };
         tracing::warn!(traveller = %trip.name, "{message}");
-        return Err(ActivityError::application(error_type, message).non_retryable());
+        return Err(ActivityFailure::application(error_type, message).non_retryable());
     }
     // Derived from the workflow id, so a retried attempt gets the same booking.
     let reference = format!("{}-{}", step.name().to_uppercase(), ctx.info().workflow_id);
@@ -47,34 +47,34 @@ async fn book(ctx: &ActivityContext, step: Step, trip: &Trip) -> Result<Booking,
 
 /// Cancels a booking. Idempotent, as a compensation must be: it may run more than once
 /// if an attempt times out after the service already cancelled.
-async fn cancel(booking: &Booking) -> Result<(), ActivityError> {
+async fn cancel(booking: &Booking) -> Result<(), ActivityFailure> {
     tracing::info!(reference = %booking.reference, "cancelling the {}", booking.step);
     tokio::time::sleep(SERVICE_TIME).await;
     tracing::info!(reference = %booking.reference, "cancelled the {}", booking.step);
     Ok(())
 }
 
-pub async fn book_car(ctx: ActivityContext, trip: Trip) -> Result<Booking, ActivityError> {
+pub async fn book_car(ctx: ActivityContext, trip: Trip) -> Result<Booking, ActivityFailure> {
     book(&ctx, Step::Car, &trip).await
 }
 
-pub async fn book_hotel(ctx: ActivityContext, trip: Trip) -> Result<Booking, ActivityError> {
+pub async fn book_hotel(ctx: ActivityContext, trip: Trip) -> Result<Booking, ActivityFailure> {
     book(&ctx, Step::Hotel, &trip).await
 }
 
-pub async fn book_flight(ctx: ActivityContext, trip: Trip) -> Result<Booking, ActivityError> {
+pub async fn book_flight(ctx: ActivityContext, trip: Trip) -> Result<Booking, ActivityFailure> {
     book(&ctx, Step::Flight, &trip).await
 }
 
-pub async fn cancel_car(_ctx: ActivityContext, booking: Booking) -> Result<(), ActivityError> {
+pub async fn cancel_car(_ctx: ActivityContext, booking: Booking) -> Result<(), ActivityFailure> {
     cancel(&booking).await
 }
 
-pub async fn cancel_hotel(_ctx: ActivityContext, booking: Booking) -> Result<(), ActivityError> {
+pub async fn cancel_hotel(_ctx: ActivityContext, booking: Booking) -> Result<(), ActivityFailure> {
     cancel(&booking).await
 }
 
-pub async fn cancel_flight(_ctx: ActivityContext, booking: Booking) -> Result<(), ActivityError> {
+pub async fn cancel_flight(_ctx: ActivityContext, booking: Booking) -> Result<(), ActivityFailure> {
     cancel(&booking).await
 }
 

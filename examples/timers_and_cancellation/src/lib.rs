@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sandglass_host::{
-    ActivityContext, ActivityError, Client, ClientError, Worker, WorkerBuilder, WorkflowHandle,
+    ActivityContext, ActivityFailure, Client, ClientError, Worker, WorkerBuilder, WorkflowHandle,
 };
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 use timers_declarations::{CALL_ON_CALL, POST_REMINDER, WITHDRAW_REMINDER};
@@ -23,14 +23,14 @@ pub const PICK_UP_AFTER: Duration = Duration::from_secs(5);
 pub const ON_CALL: &str = "the on-call engineer";
 
 /// A stand-in for posting to the team's chat.
-pub async fn post_reminder(_ctx: ActivityContext, task: String) -> Result<(), ActivityError> {
+pub async fn post_reminder(_ctx: ActivityContext, task: String) -> Result<(), ActivityFailure> {
     tracing::info!(task, "posted reminder");
     Ok(())
 }
 
 /// Rings until the engineer picks up after [`PICK_UP_AFTER`], heartbeating every 200 ms
 /// so that a cancellation reaches it; cancelled, it hangs up.
-pub async fn call_on_call(ctx: ActivityContext, task: String) -> Result<String, ActivityError> {
+pub async fn call_on_call(ctx: ActivityContext, task: String) -> Result<String, ActivityFailure> {
     let ring = async {
         let mut rings = 0u32;
         let mut waited = Duration::ZERO;
@@ -48,13 +48,13 @@ pub async fn call_on_call(ctx: ActivityContext, task: String) -> Result<String, 
         }
         () = ctx.cancelled() => {
             tracing::info!(task, "call cancelled; hanging up");
-            Err(ActivityError::cancelled())
+            Err(ActivityFailure::cancelled())
         }
     }
 }
 
 /// A stand-in for deleting the chat post; safe to run twice.
-pub async fn withdraw_reminder(_ctx: ActivityContext, task: String) -> Result<(), ActivityError> {
+pub async fn withdraw_reminder(_ctx: ActivityContext, task: String) -> Result<(), ActivityFailure> {
     tracing::info!(task, "withdrew reminder");
     Ok(())
 }

@@ -26,11 +26,13 @@
 //! ```
 //!
 //! The crate also holds the JSON payload encoding every Temporal SDK understands, so
-//! guest and host encode values identically.
+//! guest and host encode values identically, and the [error types](failure_types)
+//! both sides write into failures.
 
 use std::fmt;
 use std::marker::PhantomData;
 
+pub mod failure_types;
 pub mod json;
 
 /// Declares a definition type: a Temporal name typed by its input `I` and output `O`.

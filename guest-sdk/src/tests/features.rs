@@ -11,16 +11,13 @@ const CHILD: WorkflowDefinition<String, String> = WorkflowDefinition::new("Child
 const PING: SignalDefinition<u32> = SignalDefinition::new("ping");
 
 /// Does one of several things, chosen by its input.
+#[derive(Default)]
 struct Features;
 
 impl Workflow for Features {
     type Input = String;
     type Output = String;
     const DEFINITION: WorkflowDefinition<String, String> = WorkflowDefinition::new("Features");
-
-    fn init(_ctx: &WorkflowContext, _how: &String) -> Self {
-        Features
-    }
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, how: String) -> WorkflowResult<String> {
         match how.as_str() {

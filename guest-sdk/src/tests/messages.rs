@@ -7,7 +7,7 @@ use super::*;
 use crate::bindings::exports::sandglass::workflow::guest::{
     Query, QueryResponse, Signal, StartTimer, Update, UpdateOutcome, UpdateResponse,
 };
-use crate::{Handlers, QueryDefinition, SignalDefinition, UpdateDefinition};
+use crate::{Handlers, QueryDefinition, SignalDefinition, UpdateDefinition, WorkflowInit};
 
 const APPROVE: SignalDefinition<String> = SignalDefinition::new("approve");
 const LANGUAGE: QueryDefinition<(), String> = QueryDefinition::new("language");
@@ -21,17 +21,19 @@ struct Greeter {
     approved_by: RefCell<Option<String>>,
 }
 
-impl Workflow for Greeter {
-    type Input = u64;
-    type Output = String;
-    const DEFINITION: WorkflowDefinition<u64, String> = WorkflowDefinition::new("Greeter");
-
+impl WorkflowInit for Greeter {
     fn init(_ctx: &WorkflowContext, _timeout: &u64) -> Self {
         Greeter {
             language: RefCell::new("English".to_owned()),
             approved_by: RefCell::new(None),
         }
     }
+}
+
+impl Workflow for Greeter {
+    type Input = u64;
+    type Output = String;
+    const DEFINITION: WorkflowDefinition<u64, String> = WorkflowDefinition::new("Greeter");
 
     fn handlers(handlers: &mut Handlers<Self>) {
         handlers
@@ -82,16 +84,13 @@ impl Workflow for Greeter {
 }
 
 /// Waits for a cancellation request and gives in to it, or to an activity's cancellation.
+#[derive(Default)]
 struct Cancellable;
 
 impl Workflow for Cancellable {
     type Input = bool;
     type Output = ();
     const DEFINITION: WorkflowDefinition<bool, ()> = WorkflowDefinition::new("Cancellable");
-
-    fn init(_ctx: &WorkflowContext, _: &bool) -> Self {
-        Cancellable
-    }
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, via_activity: bool) -> WorkflowResult<()> {
         if via_activity {

@@ -29,7 +29,7 @@ pub struct ActivityInfo {
     /// What the previous attempt last heartbeated, for resuming where it stopped.
     pub heartbeat_details: Vec<Payload>,
     /// Names this attempt to the server. Hand it to whoever finishes the activity after
-    /// it returns [`ActivityError::will_complete_async`](crate::ActivityError::will_complete_async)
+    /// it returns [`ActivityFailure::will_complete_async`](crate::ActivityFailure::will_complete_async)
     /// ([`AsyncActivityId::TaskToken`](crate::AsyncActivityId::TaskToken)). Opaque bytes,
     /// valid until this attempt ends; treat it as a credential for this one activity.
     /// A local activity's token is the worker's own and cannot complete it from a
@@ -47,7 +47,7 @@ type HeartbeatSink = Arc<dyn Fn(Vec<Payload>) + Send + Sync>;
 #[non_exhaustive]
 pub enum CancellationReason {
     /// The workflow cancelled the activity (or someone did through Temporal's API). Return
-    /// [`ActivityError::cancelled`](crate::ActivityError::cancelled) to confirm it.
+    /// [`ActivityFailure::cancelled`](crate::ActivityFailure::cancelled) to confirm it.
     Requested,
     /// The worker is shutting down and its
     /// [grace period](crate::WorkerOptions::graceful_shutdown_period) has run out. Whatever
@@ -69,18 +69,18 @@ pub enum CancellationReason {
 #[derive(Clone)]
 pub struct ActivityContext {
     info: Arc<ActivityInfo>,
-    cancel: Arc<Signal<CancellationReason>>,
-    worker_shutdown: Arc<Signal<()>>,
+    cancel: Arc<Latch<CancellationReason>>,
+    worker_shutdown: Arc<Latch<()>>,
     heartbeat: HeartbeatSink,
 }
 
 /// A value set at most once, which tasks can wait for.
-pub(crate) struct Signal<T> {
+pub(crate) struct Latch<T> {
     value: OnceLock<T>,
     notify: Notify,
 }
 
-impl<T> Default for Signal<T> {
+impl<T> Default for Latch<T> {
     fn default() -> Self {
         Self {
             value: OnceLock::new(),
@@ -89,7 +89,7 @@ impl<T> Default for Signal<T> {
     }
 }
 
-impl<T> Signal<T> {
+impl<T> Latch<T> {
     /// Sets the value and wakes the waiters; the first value set stays.
     pub(crate) fn set(&self, value: T) {
         if self.value.set(value).is_ok() {
@@ -125,7 +125,7 @@ impl ActivityContext {
     }
 
     /// Shares the worker's shutdown signal with this context.
-    pub(crate) fn with_worker_shutdown(mut self, worker_shutdown: Arc<Signal<()>>) -> Self {
+    pub(crate) fn with_worker_shutdown(mut self, worker_shutdown: Arc<Latch<()>>) -> Self {
         self.worker_shutdown = worker_shutdown;
         self
     }

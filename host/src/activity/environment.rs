@@ -7,17 +7,17 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde::de::DeserializeOwned;
 use temporalio_common::protos::temporal::api::common::v1::Payload;
 
-use super::context::Signal;
-use super::{ActivityContext, ActivityError, ActivityInfo, CancellationReason};
+use super::context::Latch;
+use super::{ActivityContext, ActivityFailure, ActivityInfo, CancellationReason};
 use crate::payload::{DecodeError, from_payload};
 
 /// A test context for calling an activity function directly: heartbeats are recorded,
 /// cancellation can be requested at any time, and the info is yours to set.
 ///
 /// ```
-/// use sandglass_host::activity::{ActivityContext, ActivityEnvironment, ActivityError};
+/// use sandglass_host::{ActivityContext, ActivityEnvironment, ActivityFailure};
 ///
-/// fn count(ctx: &ActivityContext, to: u32) -> Result<u32, ActivityError> {
+/// fn count(ctx: &ActivityContext, to: u32) -> Result<u32, ActivityFailure> {
 ///     for i in 0..to {
 ///         ctx.heartbeat(&i);
 ///     }
@@ -31,7 +31,7 @@ use crate::payload::{DecodeError, from_payload};
 pub struct ActivityEnvironment {
     context: ActivityContext,
     heartbeats: Arc<Mutex<Vec<Vec<Payload>>>>,
-    worker_shutdown: Arc<Signal<()>>,
+    worker_shutdown: Arc<Latch<()>>,
 }
 
 impl Default for ActivityEnvironment {
@@ -56,7 +56,7 @@ impl ActivityEnvironment {
     pub fn with_info(info: ActivityInfo) -> Self {
         let heartbeats: Arc<Mutex<Vec<Vec<Payload>>>> = Arc::default();
         let sink = heartbeats.clone();
-        let worker_shutdown: Arc<Signal<()>> = Arc::default();
+        let worker_shutdown: Arc<Latch<()>> = Arc::default();
         let context = ActivityContext::new(
             info,
             Arc::new(move |details| {
@@ -81,9 +81,9 @@ impl ActivityEnvironment {
     /// Calls a sync activity function on this thread.
     pub fn run<I, O>(
         &self,
-        activity: impl FnOnce(&ActivityContext, I) -> Result<O, ActivityError>,
+        activity: impl FnOnce(&ActivityContext, I) -> Result<O, ActivityFailure>,
         input: I,
-    ) -> Result<O, ActivityError> {
+    ) -> Result<O, ActivityFailure> {
         activity(&self.context, input)
     }
 
@@ -92,9 +92,9 @@ impl ActivityEnvironment {
         &self,
         activity: impl FnOnce(ActivityContext, I) -> Fut,
         input: I,
-    ) -> Result<O, ActivityError>
+    ) -> Result<O, ActivityFailure>
     where
-        Fut: Future<Output = Result<O, ActivityError>>,
+        Fut: Future<Output = Result<O, ActivityFailure>>,
     {
         activity(self.context.clone(), input).await
     }
@@ -144,7 +144,7 @@ mod tests {
                 ctx.heartbeat("working");
                 std::thread::sleep(Duration::from_millis(1));
             }
-            Err::<(), _>(ActivityError::cancelled())
+            Err::<(), _>(ActivityFailure::cancelled())
         });
         std::thread::sleep(Duration::from_millis(20));
         env.cancel();
@@ -163,7 +163,7 @@ mod tests {
         let activity = env.run_async(
             |ctx: ActivityContext, ()| async move {
                 ctx.cancelled().await;
-                Err::<(), _>(ActivityError::cancelled())
+                Err::<(), _>(ActivityFailure::cancelled())
             },
             (),
         );
@@ -178,7 +178,7 @@ mod tests {
         let result = env.run(
             |ctx, ()| {
                 handed_out = ctx.info().task_token.clone();
-                Err::<(), _>(ActivityError::will_complete_async())
+                Err::<(), _>(ActivityFailure::will_complete_async())
             },
             (),
         );

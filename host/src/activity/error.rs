@@ -17,7 +17,7 @@ use crate::payload::to_payload;
 /// name, so `?` works in activity code; build one explicitly to choose the type, mark it
 /// non-retryable or attach details. (It deliberately does not implement
 /// `std::error::Error` itself, which is what makes the blanket conversion possible.)
-pub struct ActivityError {
+pub struct ActivityFailure {
     kind: Kind,
 }
 
@@ -32,7 +32,7 @@ enum Kind {
     WillCompleteAsync,
 }
 
-impl ActivityError {
+impl ActivityFailure {
     /// A retryable failure of type `error_type`.
     pub fn application(error_type: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
@@ -149,7 +149,7 @@ impl ActivityError {
     }
 }
 
-impl<E: std::error::Error + Send + Sync + 'static> From<E> for ActivityError {
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for ActivityFailure {
     fn from(error: E) -> Self {
         let type_name = std::any::type_name::<E>();
         let short = type_name.rsplit("::").next().unwrap_or(type_name);
@@ -164,13 +164,13 @@ impl<E: std::error::Error + Send + Sync + 'static> From<E> for ActivityError {
     }
 }
 
-impl fmt::Debug for ActivityError {
+impl fmt::Debug for ActivityFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
     }
 }
 
-impl fmt::Display for ActivityError {
+impl fmt::Display for ActivityFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
             Kind::Application {
@@ -198,7 +198,7 @@ mod tests {
     #[test]
     fn std_errors_become_retryable_failures_named_by_type() {
         let io = std::io::Error::other("disk on fire");
-        let failure = ActivityError::from(io).into_failure();
+        let failure = ActivityFailure::from(io).into_failure();
         assert_eq!(failure.message, "disk on fire");
         match failure.failure_info {
             Some(FailureInfo::ApplicationFailureInfo(info)) => {
@@ -211,7 +211,7 @@ mod tests {
 
     #[test]
     fn non_retryable_with_details() {
-        let failure = ActivityError::application("InvalidInput", "no name")
+        let failure = ActivityFailure::application("InvalidInput", "no name")
             .non_retryable()
             .with_detail(&42)
             .into_failure();
@@ -226,7 +226,7 @@ mod tests {
 
     #[test]
     fn will_complete_async_is_not_a_failure() {
-        let error = ActivityError::will_complete_async().non_retryable();
+        let error = ActivityFailure::will_complete_async().non_retryable();
         assert!(error.is_will_complete_async());
         assert!(!error.is_cancelled());
         assert!(error.to_string().contains("asynchronously"));

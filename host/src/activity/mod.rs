@@ -1,7 +1,7 @@
 //! Native activities: how they are declared, registered, given context and run.
 //!
 //! Sync activities run on the worker's [`ActivityThreadPool`]; async ones run on tokio.
-//! Both see an [`ActivityContext`] and report failures as [`ActivityError`]s, which reach
+//! Both see an [`ActivityContext`] and report failures as [`ActivityFailure`]s, which reach
 //! the calling workflow as Temporal application failures.
 
 mod context;
@@ -10,9 +10,9 @@ mod error;
 mod pool;
 mod registry;
 
-pub(crate) use context::Signal;
+pub(crate) use context::Latch;
 pub use context::{ActivityContext, ActivityInfo, CancellationReason};
 pub use environment::ActivityEnvironment;
-pub use error::ActivityError;
-pub use pool::{ActivityThreadPool, PoolClosed};
+pub use error::ActivityFailure;
+pub use pool::ActivityThreadPool;
 pub use registry::{ActivityOutcome, ActivityRegistry};

@@ -46,12 +46,9 @@ impl ActivityThreadPool {
         }
     }
 
-    pub fn max_threads(&self) -> usize {
-        self.max_threads
-    }
-
-    /// Threads started so far; never more than [`Self::max_threads`].
-    pub fn threads_started(&self) -> usize {
+    /// Threads started so far; never more than `max_threads`.
+    #[cfg(test)]
+    fn threads_started(&self) -> usize {
         self.spawned.load(Ordering::Relaxed)
     }
 

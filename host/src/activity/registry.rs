@@ -1,5 +1,8 @@
 //! The activity functions a worker serves, by Temporal activity type name.
 
+use sandglass_declare::failure_types::{
+    PAYLOAD_DECODE_ERROR, PAYLOAD_ENCODE_ERROR, WORKER_SHUTDOWN,
+};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -14,13 +17,13 @@ use temporalio_common::protos::temporal::api::common::v1::Payload;
 use temporalio_common::protos::temporal::api::failure::v1::Failure;
 use tokio::sync::oneshot;
 
-use super::{ActivityContext, ActivityError, ActivityThreadPool};
+use super::{ActivityContext, ActivityFailure, ActivityThreadPool};
 use crate::payload::{from_arguments, to_payload};
 
 type SyncActivity =
-    Arc<dyn Fn(&ActivityContext, &[Payload]) -> Result<Payload, ActivityError> + Send + Sync>;
+    Arc<dyn Fn(&ActivityContext, &[Payload]) -> Result<Payload, ActivityFailure> + Send + Sync>;
 type AsyncActivity = Arc<
-    dyn Fn(ActivityContext, Vec<Payload>) -> BoxFuture<'static, Result<Payload, ActivityError>>
+    dyn Fn(ActivityContext, Vec<Payload>) -> BoxFuture<'static, Result<Payload, ActivityFailure>>
         + Send
         + Sync,
 >;
@@ -37,7 +40,7 @@ pub enum ActivityOutcome {
     Completed(Payload),
     Failed(Failure),
     Cancelled(Failure),
-    /// The activity returned [`ActivityError::will_complete_async`]; a client finishes it.
+    /// The activity returned [`ActivityFailure::will_complete_async`]; a client finishes it.
     WillCompleteAsync,
 }
 
@@ -55,7 +58,7 @@ impl ActivityRegistry {
     where
         I: DeserializeOwned + 'static,
         O: Serialize + 'static,
-        F: Fn(&ActivityContext, I) -> Result<O, ActivityError> + Send + Sync + 'static,
+        F: Fn(&ActivityContext, I) -> Result<O, ActivityFailure> + Send + Sync + 'static,
     {
         let activity: SyncActivity = Arc::new(move |ctx, arguments| {
             let input = decode_input::<I>(definition.name(), arguments)?;
@@ -75,7 +78,7 @@ impl ActivityRegistry {
         I: DeserializeOwned + Send + 'static,
         O: Serialize + 'static,
         F: Fn(ActivityContext, I) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<O, ActivityError>> + Send + 'static,
+        Fut: Future<Output = Result<O, ActivityFailure>> + Send + 'static,
     {
         let function = Arc::new(function);
         let activity: AsyncActivity = Arc::new(move |ctx, arguments| {
@@ -100,10 +103,6 @@ impl ActivityRegistry {
 
     pub fn is_empty(&self) -> bool {
         self.activities.is_empty()
-    }
-
-    pub fn contains(&self, name: &str) -> bool {
-        self.activities.contains_key(name)
     }
 
     /// Registered activity type names, sorted.
@@ -133,13 +132,13 @@ impl ActivityRegistry {
                 });
                 match queued {
                     Ok(()) => done_rx.await.unwrap_or_else(|_| {
-                        Err(ActivityError::application(
-                            "WorkerShutdown",
+                        Err(ActivityFailure::application(
+                            WORKER_SHUTDOWN,
                             "the activity thread pool shut down before the activity finished",
                         ))
                     }),
-                    Err(closed) => Err(ActivityError::application(
-                        "WorkerShutdown",
+                    Err(closed) => Err(ActivityFailure::application(
+                        WORKER_SHUTDOWN,
                         closed.to_string(),
                     )),
                 }
@@ -155,7 +154,7 @@ impl ActivityRegistry {
             // holds it reports the cancellation (a heartbeat through the handle says so).
             Err(error) if error.is_will_complete_async() => ActivityOutcome::WillCompleteAsync,
             Err(error) if error.is_cancelled() || ctx.is_cancelled() => {
-                ActivityOutcome::Cancelled(ActivityError::cancelled().into_failure())
+                ActivityOutcome::Cancelled(ActivityFailure::cancelled().into_failure())
             }
             Err(error) => ActivityOutcome::Failed(error.into_failure()),
         })
@@ -165,10 +164,10 @@ impl ActivityRegistry {
 fn decode_input<I: DeserializeOwned>(
     activity_type: &str,
     arguments: &[Payload],
-) -> Result<I, ActivityError> {
+) -> Result<I, ActivityFailure> {
     from_arguments(arguments).map_err(|error| {
-        ActivityError::application(
-            "PayloadDecodeError",
+        ActivityFailure::application(
+            PAYLOAD_DECODE_ERROR,
             format!(
                 "input of activity `{activity_type}` does not decode as {}: {error}",
                 std::any::type_name::<I>()
@@ -177,23 +176,23 @@ fn decode_input<I: DeserializeOwned>(
     })
 }
 
-fn encode_output<O: Serialize>(output: O) -> Result<Payload, ActivityError> {
+fn encode_output<O: Serialize>(output: O) -> Result<Payload, ActivityFailure> {
     to_payload(&output).map_err(|error| {
-        ActivityError::application(
-            "PayloadEncodeError",
+        ActivityFailure::application(
+            PAYLOAD_ENCODE_ERROR,
             format!("activity result does not encode as JSON: {error}"),
         )
         .non_retryable()
     })
 }
 
-fn panicked(panic: Box<dyn std::any::Any + Send>) -> ActivityError {
+fn panicked(panic: Box<dyn std::any::Any + Send>) -> ActivityFailure {
     let message = panic
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "non-string panic payload".to_owned());
-    ActivityError::application("Panic", format!("activity panicked: {message}"))
+    ActivityFailure::application("Panic", format!("activity panicked: {message}"))
 }
 
 #[cfg(test)]
@@ -241,7 +240,7 @@ mod tests {
     async fn will_complete_async_wins_over_cancellation() {
         let mut registry = ActivityRegistry::default();
         registry.register_sync(GREET, |_, _: String| {
-            Err::<String, _>(ActivityError::will_complete_async())
+            Err::<String, _>(ActivityFailure::will_complete_async())
         });
         let pool = ActivityThreadPool::new(1);
         let cancelled = ctx();

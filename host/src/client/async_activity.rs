@@ -1,7 +1,7 @@
 //! Finishing an activity from outside the worker: the Python SDK's
 //! `client.get_async_activity_handle()`.
 //!
-//! An activity that returns [`ActivityError::will_complete_async`] stays open on the
+//! An activity that returns [`ActivityFailure::will_complete_async`] stays open on the
 //! server after its function returns; whoever holds its task token (or its workflow and
 //! activity ids) completes, fails, heartbeats or cancels it through an
 //! [`AsyncActivityHandle`], from any process with a [`Client`].
@@ -17,7 +17,7 @@ use temporalio_common::protos::temporal::api::workflowservice::v1::{
 };
 
 use super::{Client, ClientError};
-use crate::activity::ActivityError;
+use crate::activity::ActivityFailure;
 use crate::payload::to_payload;
 
 /// Which activity an [`AsyncActivityHandle`] finishes.
@@ -68,7 +68,7 @@ pub struct HeartbeatResponse {
 }
 
 /// Completes, fails, heartbeats or cancels an activity that a worker left open with
-/// [`ActivityError::will_complete_async`]. Made by [`Client::async_activity_handle`];
+/// [`ActivityFailure::will_complete_async`]. Made by [`Client::async_activity_handle`];
 /// cheap to clone.
 ///
 /// Each call is one request to the server and may be made from any task. The server
@@ -166,12 +166,12 @@ impl AsyncActivityHandle {
     }
 
     /// Fails the activity with `error`, built as an activity would build it
-    /// ([`ActivityError::application`], `.non_retryable()`, `.with_detail()`); the retry
+    /// ([`ActivityFailure::application`], `.non_retryable()`, `.with_detail()`); the retry
     /// policy then decides, as for a failure returned by the activity itself. A
-    /// [`cancelled`](ActivityError::cancelled) error reports cancellation instead, as a
-    /// worker would; [`will_complete_async`](ActivityError::will_complete_async) is not a
+    /// [`cancelled`](ActivityFailure::cancelled) error reports cancellation instead, as a
+    /// worker would; [`will_complete_async`](ActivityFailure::will_complete_async) is not a
     /// failure and is refused with [`ClientError::NotAFailure`].
-    pub async fn fail(&self, error: ActivityError) -> Result<(), ClientError> {
+    pub async fn fail(&self, error: ActivityFailure) -> Result<(), ClientError> {
         if error.is_will_complete_async() {
             return Err(ClientError::NotAFailure);
         }

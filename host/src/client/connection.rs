@@ -22,8 +22,8 @@ use super::{ClientError, WorkflowHandle, WorkflowOptions, WorkflowResultError};
 ///
 /// A client made by [`TimeSkippingServer::client`](crate::testing::TimeSkippingServer::client)
 /// is *time-skipping*: [`WorkflowHandle::result`] lets the test server skip time
-/// while it waits, and [`Client::sleep`] skips time on request. Clones share that
-/// behaviour; see [`Client::is_time_skipping`].
+/// while it waits, and [`Client::sleep`](crate::Client::sleep) skips time on request. Clones share that
+/// behaviour; see [`Client::is_time_skipping`](crate::Client::is_time_skipping).
 #[derive(Clone, Debug)]
 pub struct Client {
     pub(super) connection: Connection,
@@ -33,7 +33,7 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connects, failing with [`ClientError::Unreachable`] if the server does not answer
+    /// Connects, failing with [`ClientError::Unreachable`](crate::ClientError::Unreachable) if the server does not answer
     /// within `settings.connect_timeout`.
     pub async fn connect(settings: ConnectionSettings) -> Result<Self, ClientError> {
         Self::connect_with(settings, None).await
@@ -138,7 +138,7 @@ impl Client {
 
     /// Starts a workflow and returns a handle to it without waiting for its result.
     ///
-    /// With [`IdConflictPolicy::UseExisting`] and a run with the id still open, the
+    /// With [`WorkflowIdConflictPolicy::UseExisting`](crate::WorkflowIdConflictPolicy::UseExisting) and a run with the id still open, the
     /// handle is that run's.
     pub async fn start_workflow<I: Serialize, O>(
         &self,

@@ -4,7 +4,7 @@
 use sandglass_declare::{SignalDefinition, WorkflowDefinition};
 use serde::Serialize;
 use temporalio_client::tonic;
-use temporalio_common::protos::temporal::api::enums::v1::WorkflowIdConflictPolicy;
+use temporalio_common::protos::temporal::api::enums::v1::WorkflowIdConflictPolicy as ProtoIdConflictPolicy;
 use temporalio_common::protos::temporal::api::workflowservice::v1::{
     RequestCancelWorkflowExecutionRequest, SignalWorkflowExecutionRequest,
     TerminateWorkflowExecutionRequest,
@@ -14,7 +14,7 @@ use crate::payload::to_arguments;
 
 use super::error::start_error;
 use super::start::Start;
-use super::{Client, ClientError, IdConflictPolicy, WorkflowHandle, WorkflowOptions};
+use super::{Client, ClientError, WorkflowHandle, WorkflowIdConflictPolicy, WorkflowOptions};
 
 impl<O> WorkflowHandle<O> {
     /// Sends signal `signal` to the workflow. Returns once the server has recorded it;
@@ -93,7 +93,7 @@ impl Client {
     /// between a start and a signal.
     ///
     /// A running workflow is signalled unless the conflict policy is
-    /// [`IdConflictPolicy::TerminateExisting`]; the default `Fail` means the same as
+    /// [`WorkflowIdConflictPolicy::TerminateExisting`]; the default `Fail` means the same as
     /// `UseExisting` here.
     pub async fn signal_with_start<I: Serialize, O, S: Serialize>(
         &self,
@@ -107,8 +107,8 @@ impl Client {
             .with_signal(signal.name(), to_arguments(signal_input)?);
         // The server refuses conflict policy Fail here: signalling a running workflow is
         // the point. Unspecified lets it default to UseExisting.
-        if options.id_conflict_policy == IdConflictPolicy::Fail {
-            request.workflow_id_conflict_policy = WorkflowIdConflictPolicy::Unspecified as i32;
+        if options.id_conflict_policy == WorkflowIdConflictPolicy::Fail {
+            request.workflow_id_conflict_policy = ProtoIdConflictPolicy::Unspecified as i32;
         }
         let response = self
             .connection

@@ -33,8 +33,8 @@ pub enum ClientError {
     )]
     Encode(#[from] serde_json::Error),
     /// Temporal would not start the workflow: a run with its id is open and the
-    /// [`IdConflictPolicy`] is `Fail`, or a closed run's id may not be reused under the
-    /// [`IdReusePolicy`].
+    /// [`WorkflowIdConflictPolicy`](crate::WorkflowIdConflictPolicy) is `Fail`, or a closed run's id may not be reused under the
+    /// [`WorkflowIdReusePolicy`](crate::WorkflowIdReusePolicy).
     #[error(
         "Temporal will not start workflow {workflow_id:?} ({message}): a run with that id \
          is still running (id conflict policy Fail), or the id reuse policy forbids reusing \
@@ -74,7 +74,7 @@ pub enum ClientError {
         operation: &'static str,
         reason: String,
     },
-    /// The activity an [`AsyncActivityHandle`] names is no longer open: it was already
+    /// The activity an [`AsyncActivityHandle`](crate::AsyncActivityHandle) names is no longer open: it was already
     /// completed, failed or cancelled, it timed out (a task token also stops matching
     /// once its attempt is retried), or its workflow closed. Nothing is left to report;
     /// if the work should still count, the workflow has to schedule it again.
@@ -88,8 +88,8 @@ pub enum ClientError {
         operation: &'static str,
         status: Box<tonic::Status>,
     },
-    /// [`AsyncActivityHandle::fail`] was given
-    /// [`ActivityError::will_complete_async`](crate::ActivityError::will_complete_async),
+    /// [`AsyncActivityHandle::fail`](crate::AsyncActivityHandle::fail) was given
+    /// [`ActivityFailure::will_complete_async`](crate::ActivityFailure::will_complete_async),
     /// which is not a failure.
     #[error(
         "ActivityError::will_complete_async() is not a failure to report; complete the \

@@ -22,7 +22,7 @@ pub use connection::Client;
 pub use error::{ClientError, WorkflowResultError};
 pub use failure::ApplicationFailure;
 pub use handle::WorkflowHandle;
-pub use options::{IdConflictPolicy, IdReusePolicy, WorkflowOptions};
+pub use options::{WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowOptions};
 pub use query::{QueryError, QueryRejectCondition};
 pub(crate) use time_skipping::ServerTimeLock;
 pub use update::{UpdateError, UpdateHandle, UpdateOptions, UpdateStage};

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use temporalio_common::protos::temporal::api::enums::v1::{
-    WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
+    WorkflowIdConflictPolicy as ProtoIdConflictPolicy, WorkflowIdReusePolicy as ProtoIdReusePolicy,
 };
 
 /// Options for starting a workflow.
@@ -18,10 +18,10 @@ pub struct WorkflowOptions {
     /// Default 10 s (the server's).
     pub task_timeout: Option<Duration>,
     /// Whether the id of a closed run may be used again. Default: allow.
-    pub id_reuse_policy: IdReusePolicy,
+    pub id_reuse_policy: WorkflowIdReusePolicy,
     /// What to do when a run with the id is still open. Default: fail with
-    /// [`ClientError::AlreadyStarted`].
-    pub id_conflict_policy: IdConflictPolicy,
+    /// [`ClientError::AlreadyStarted`](crate::ClientError::AlreadyStarted).
+    pub id_conflict_policy: WorkflowIdConflictPolicy,
 }
 
 impl WorkflowOptions {
@@ -32,8 +32,8 @@ impl WorkflowOptions {
             execution_timeout: None,
             run_timeout: None,
             task_timeout: None,
-            id_reuse_policy: IdReusePolicy::default(),
-            id_conflict_policy: IdConflictPolicy::default(),
+            id_reuse_policy: WorkflowIdReusePolicy::default(),
+            id_conflict_policy: WorkflowIdConflictPolicy::default(),
         }
     }
 
@@ -52,12 +52,12 @@ impl WorkflowOptions {
         self
     }
 
-    pub fn with_id_reuse_policy(mut self, policy: IdReusePolicy) -> Self {
+    pub fn with_id_reuse_policy(mut self, policy: WorkflowIdReusePolicy) -> Self {
         self.id_reuse_policy = policy;
         self
     }
 
-    pub fn with_id_conflict_policy(mut self, policy: IdConflictPolicy) -> Self {
+    pub fn with_id_conflict_policy(mut self, policy: WorkflowIdConflictPolicy) -> Self {
         self.id_conflict_policy = policy;
         self
     }
@@ -67,10 +67,10 @@ impl WorkflowOptions {
     /// The server refuses the deprecated `TerminateIfRunning` together with any
     /// conflict policy, so with the default conflict policy (`Fail`) none is sent;
     /// `TerminateIfRunning` already decides what happens to a running workflow.
-    pub(super) fn start_policies(&self) -> (WorkflowIdReusePolicy, WorkflowIdConflictPolicy) {
+    pub(super) fn start_policies(&self) -> (ProtoIdReusePolicy, ProtoIdConflictPolicy) {
         let conflict = match (self.id_reuse_policy, self.id_conflict_policy) {
-            (IdReusePolicy::TerminateIfRunning, IdConflictPolicy::Fail) => {
-                WorkflowIdConflictPolicy::Unspecified
+            (WorkflowIdReusePolicy::TerminateIfRunning, WorkflowIdConflictPolicy::Fail) => {
+                ProtoIdConflictPolicy::Unspecified
             }
             (_, conflict) => conflict.to_proto(),
         };
@@ -82,7 +82,7 @@ impl WorkflowOptions {
 /// `WorkflowIDReusePolicy`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum IdReusePolicy {
+pub enum WorkflowIdReusePolicy {
     /// Any closed run's id may be used again (the server's default).
     #[default]
     AllowDuplicate,
@@ -92,19 +92,19 @@ pub enum IdReusePolicy {
     /// Never: the id names one run for the namespace's retention period.
     RejectDuplicate,
     /// Terminate a running workflow with the id and start anew. Deprecated by
-    /// Temporal in favour of [`IdConflictPolicy::TerminateExisting`]; it cannot be
+    /// Temporal in favour of [`WorkflowIdConflictPolicy::TerminateExisting`](crate::WorkflowIdConflictPolicy::TerminateExisting); it cannot be
     /// combined with a conflict policy other than the default.
     TerminateIfRunning,
 }
 
-impl IdReusePolicy {
-    fn to_proto(self) -> WorkflowIdReusePolicy {
+impl WorkflowIdReusePolicy {
+    fn to_proto(self) -> ProtoIdReusePolicy {
         match self {
-            Self::AllowDuplicate => WorkflowIdReusePolicy::AllowDuplicate,
-            Self::AllowDuplicateFailedOnly => WorkflowIdReusePolicy::AllowDuplicateFailedOnly,
-            Self::RejectDuplicate => WorkflowIdReusePolicy::RejectDuplicate,
+            Self::AllowDuplicate => ProtoIdReusePolicy::AllowDuplicate,
+            Self::AllowDuplicateFailedOnly => ProtoIdReusePolicy::AllowDuplicateFailedOnly,
+            Self::RejectDuplicate => ProtoIdReusePolicy::RejectDuplicate,
             #[allow(deprecated)]
-            Self::TerminateIfRunning => WorkflowIdReusePolicy::TerminateIfRunning,
+            Self::TerminateIfRunning => ProtoIdReusePolicy::TerminateIfRunning,
         }
     }
 }
@@ -113,9 +113,9 @@ impl IdReusePolicy {
 /// SDK's `WorkflowIDConflictPolicy`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum IdConflictPolicy {
-    /// Fail with [`ClientError::AlreadyStarted`]. For
-    /// [`Client::signal_with_start`] this means [`UseExisting`](Self::UseExisting):
+pub enum WorkflowIdConflictPolicy {
+    /// Fail with [`ClientError::AlreadyStarted`](crate::ClientError::AlreadyStarted). For
+    /// [`Client::signal_with_start`](crate::Client::signal_with_start) this means [`UseExisting`](Self::UseExisting):
     /// signalling the running workflow is what signal-with-start is for.
     #[default]
     Fail,
@@ -125,12 +125,12 @@ pub enum IdConflictPolicy {
     TerminateExisting,
 }
 
-impl IdConflictPolicy {
-    fn to_proto(self) -> WorkflowIdConflictPolicy {
+impl WorkflowIdConflictPolicy {
+    fn to_proto(self) -> ProtoIdConflictPolicy {
         match self {
-            Self::Fail => WorkflowIdConflictPolicy::Fail,
-            Self::UseExisting => WorkflowIdConflictPolicy::UseExisting,
-            Self::TerminateExisting => WorkflowIdConflictPolicy::TerminateExisting,
+            Self::Fail => ProtoIdConflictPolicy::Fail,
+            Self::UseExisting => ProtoIdConflictPolicy::UseExisting,
+            Self::TerminateExisting => ProtoIdConflictPolicy::TerminateExisting,
         }
     }
 }
@@ -149,18 +149,18 @@ mod tests {
         assert_eq!(
             options.start_policies(),
             (
-                WorkflowIdReusePolicy::AllowDuplicate,
-                WorkflowIdConflictPolicy::Fail
+                ProtoIdReusePolicy::AllowDuplicate,
+                ProtoIdConflictPolicy::Fail
             )
         );
         let options = options
-            .with_id_reuse_policy(IdReusePolicy::RejectDuplicate)
-            .with_id_conflict_policy(IdConflictPolicy::UseExisting);
+            .with_id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+            .with_id_conflict_policy(WorkflowIdConflictPolicy::UseExisting);
         assert_eq!(
             options.start_policies(),
             (
-                WorkflowIdReusePolicy::RejectDuplicate,
-                WorkflowIdConflictPolicy::UseExisting
+                ProtoIdReusePolicy::RejectDuplicate,
+                ProtoIdConflictPolicy::UseExisting
             )
         );
     }
@@ -169,12 +169,12 @@ mod tests {
     #[allow(deprecated)]
     fn terminate_if_running_sends_no_default_conflict_policy() {
         let options = WorkflowOptions::new("id", "queue")
-            .with_id_reuse_policy(IdReusePolicy::TerminateIfRunning);
+            .with_id_reuse_policy(WorkflowIdReusePolicy::TerminateIfRunning);
         assert_eq!(
             options.start_policies(),
             (
-                WorkflowIdReusePolicy::TerminateIfRunning,
-                WorkflowIdConflictPolicy::Unspecified
+                ProtoIdReusePolicy::TerminateIfRunning,
+                ProtoIdConflictPolicy::Unspecified
             )
         );
     }

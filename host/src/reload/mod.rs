@@ -54,8 +54,10 @@
 
 mod deployment;
 mod directory;
+mod host;
 mod reloader;
 mod replay_check;
+mod retry;
 mod store;
 mod version;
 
@@ -67,6 +69,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::sandbox::ModuleError;
 
+pub(crate) use host::{PollAs, VersionHost};
 pub(crate) use reloader::Reloader;
 pub use store::ModuleStore;
 
@@ -144,6 +147,15 @@ impl Default for ReloadOptions {
         }
     }
 }
+
+with_setters!(ReloadOptions {
+    with_deployment_name(deployment_name: Some(String)),
+    with_policy(policy: VersioningPolicy),
+    with_policies(policies: Vec<(String, VersioningPolicy)>),
+    with_scan_interval(scan_interval: Option<Duration>),
+    with_replay_check_limit(replay_check_limit: usize),
+    with_module_store(module_store: Option<ModuleStore>),
+});
 
 impl ReloadOptions {
     /// The policy of `workflow_type`.

@@ -1,7 +1,7 @@
 //! The task that turns directory changes into versions; see the [module docs](super).
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -9,15 +9,16 @@ use temporalio_client::tonic;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::deployment::{self, ServerVersion, SetCurrentError};
-use super::directory::{self, Stamp};
+use super::directory::Files;
+use super::host::{PollAs, VersionHost};
 use super::replay_check;
+use super::retry::{Pass, Retry};
 use super::store::VersionManifest;
 use super::version::Version;
 use super::{
     ReloadError, ReloadHandle, ReloadOptions, ReloadOutcome, ReloadProblem, VersionReport,
 };
-use crate::sandbox::{ModuleError, Sandbox, WorkflowModule};
-use crate::worker::{LaneFactory, LaneSet, LaneVersion};
+use crate::sandbox::WorkflowModule;
 use temporalio_common::protos::temporal::api::enums::v1::WorkerDeploymentVersionStatus;
 
 /// How often the server is asked which old versions have drained, and how many
@@ -25,8 +26,6 @@ use temporalio_common::protos::temporal::api::enums::v1::WorkerDeploymentVersion
 const REFRESH_INTERVAL: Duration = Duration::from_secs(10);
 /// How often a worker that does not scan wakes up for retries and refreshes.
 const IDLE_TICK: Duration = Duration::from_secs(1);
-/// Longest wait before retrying an activation that failed for a passing reason.
-const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(30);
 /// How long a new version may take to register with the server and become current.
 const ACTIVATION_PATIENCE: Duration = Duration::from_secs(30);
 
@@ -39,60 +38,8 @@ enum Wake {
     Asked(Request),
 }
 
-/// What kind of reload runs; all but `Scan` read every file again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Pass {
-    /// The first, when the worker starts: it does not roll the deployment back.
-    Startup,
-    /// Files whose stamp changed, on the scan interval.
-    Scan,
-    /// After a failure that may pass.
-    Retry,
-    /// A [`ReloadHandle`] or SIGHUP asked.
-    Asked,
-}
-
-/// When to try again after a reload failed for a reason that may pass (the server was
-/// unreachable, another worker changed the deployment), with backoff.
-#[derive(Clone, Copy, Debug)]
-struct Retry {
-    at: Option<(Instant, Duration)>,
-    /// A startup that failed is retried as a startup, which does not roll back.
-    pass: Pass,
-}
-
-impl Retry {
-    fn after(pass: Pass, outcome: &ReloadOutcome) -> Self {
-        Self { at: None, pass }.next(pass, outcome)
-    }
-
-    fn next(self, pass: Pass, outcome: &ReloadOutcome) -> Self {
-        if !outcome.problems.iter().any(ReloadProblem::is_transient) {
-            return Self { at: None, pass };
-        }
-        let backoff = match self.at {
-            Some((_, backoff)) => (backoff * 2).min(MAX_RETRY_BACKOFF),
-            None => Duration::from_secs(1),
-        };
-        Self {
-            at: Some((Instant::now() + backoff, backoff)),
-            pass,
-        }
-    }
-
-    /// The pass to run now, if a retry is due.
-    fn due(&self) -> Option<Pass> {
-        let due = self.at.is_some_and(|(at, _)| Instant::now() >= at);
-        due.then_some(match self.pass {
-            Pass::Startup => Pass::Startup,
-            _ => Pass::Retry,
-        })
-    }
-}
-
-pub(crate) struct Reloader {
-    factory: Arc<LaneFactory>,
-    lanes: Arc<LaneSet>,
+pub(crate) struct Reloader<H> {
+    host: Arc<H>,
     dir: PathBuf,
     options: ReloadOptions,
     deployment: String,
@@ -114,26 +61,8 @@ struct Published {
     open_executions: HashMap<String, u64>,
 }
 
-/// The reload task's view of the directory.
-#[derive(Default)]
-struct Files {
-    by_path: BTreeMap<PathBuf, FileState>,
-}
-
-struct FileState {
-    /// `None` until read (a module restored from the store for this path).
-    stamp: Option<Stamp>,
-    /// The last module this path loaded, and its bytes for the store.
-    good: Option<(WorkflowModule, Arc<Vec<u8>>)>,
-}
-
-impl Reloader {
-    pub fn new(
-        factory: Arc<LaneFactory>,
-        lanes: Arc<LaneSet>,
-        dir: PathBuf,
-        options: ReloadOptions,
-    ) -> Result<Self, ReloadError> {
+impl<H: VersionHost> Reloader<H> {
+    pub fn new(host: Arc<H>, dir: PathBuf, options: ReloadOptions) -> Result<Self, ReloadError> {
         std::fs::read_dir(&dir).map_err(|source| ReloadError::Directory {
             dir: dir.clone(),
             source,
@@ -141,11 +70,10 @@ impl Reloader {
         let deployment = options
             .deployment_name
             .clone()
-            .unwrap_or_else(|| factory.task_queue().to_owned());
+            .unwrap_or_else(|| host.task_queue().to_owned());
         let (requests, from_handles) = mpsc::unbounded_channel();
         Ok(Self {
-            factory,
-            lanes,
+            host,
             dir,
             options,
             deployment,
@@ -173,7 +101,6 @@ impl Reloader {
     pub fn report(&self) -> Vec<VersionReport> {
         let published = self.lock_published();
         let current = published.current.as_ref().map(|v| v.build_id());
-        let lanes = self.lanes.lanes();
         published
             .serving
             .values()
@@ -186,12 +113,7 @@ impl Reloader {
                     .map(|m| (m.origin().to_owned(), m.digest().to_owned()))
                     .collect(),
                 workflow_types: version.workflow_types(),
-                cached_runs: lanes
-                    .iter()
-                    .filter(|lane| lane.build_id() == Some(version.build_id()))
-                    .filter_map(|lane| lane.workflows())
-                    .map(|runner| runner.cached_runs())
-                    .sum(),
+                cached_runs: self.host.cached_runs(version.build_id()),
                 open_executions: published.open_executions.get(version.build_id()).copied(),
             })
             .collect()
@@ -217,7 +139,7 @@ impl Reloader {
         let mut next_refresh = Instant::now();
         loop {
             let wake = tokio::select! {
-                _ = self.lanes.stopped() => break,
+                _ = self.host.stopped() => break,
                 request = from_handles.recv() => Wake::Asked(request.flatten()),
                 _ = tokio::time::sleep(tick) => Wake::Tick,
             };
@@ -238,7 +160,7 @@ impl Reloader {
                     let _ = reply.send(outcome);
                 }
             }
-            if Instant::now() >= next_refresh && !self.lanes.is_stopping() {
+            if Instant::now() >= next_refresh && !self.host.is_stopping() {
                 self.refresh_versions().await;
                 next_refresh = Instant::now() + REFRESH_INTERVAL;
             }
@@ -251,7 +173,7 @@ impl Reloader {
         let Some(store) = &self.options.module_store else {
             return;
         };
-        let versions = match deployment::describe(self.factory.client(), &self.deployment).await {
+        let versions = match deployment::describe(self.host.client(), &self.deployment).await {
             Ok(deployment) => deployment.versions,
             Err(status) => {
                 tracing::warn!(deployment = self.deployment, %status, "cannot ask the server which versions are in use; serving the directory only");
@@ -271,16 +193,8 @@ impl Reloader {
             match self.restore_version(&manifest, server_version).await {
                 Ok((version, loaded)) => {
                     if server_version.status == WorkerDeploymentVersionStatus::Current {
-                        // Its modules stand in for their files until those are read,
-                        // and stay if a file turns out broken.
                         for (module, bytes) in loaded {
-                            files.by_path.insert(
-                                PathBuf::from(module.origin()),
-                                FileState {
-                                    stamp: None,
-                                    good: Some((module, bytes)),
-                                },
-                            );
+                            files.restore(module, bytes);
                         }
                         self.lock_published().current = Some(version);
                     }
@@ -307,11 +221,12 @@ impl Reloader {
             let bytes = store
                 .module(digest)
                 .map_err(|error| format!("module {digest} is missing from the store: {error}"))?;
-            loaded.push(
-                load(self.factory.sandbox(), origin.clone(), bytes)
+            let bytes = Arc::new(bytes);
+            let module =
+                WorkflowModule::load_bytes(self.host.sandbox(), origin.clone(), bytes.clone())
                     .await
-                    .map_err(|error| error.to_string())?,
-            );
+                    .map_err(|error| error.to_string())?;
+            loaded.push((module, bytes));
         }
         let modules = loaded.iter().map(|(module, _)| module.clone()).collect();
         let version = Arc::new(Version::new(modules).map_err(|problem| problem.to_string())?);
@@ -341,79 +256,18 @@ impl Reloader {
             current: self.current_build_id(),
             ..Default::default()
         };
-        let dir = self.dir.clone();
-        let scanned = tokio::task::spawn_blocking(move || directory::scan(&dir))
+        let rescan = match files
+            .rescan(&self.dir, self.host.sandbox(), pass != Pass::Scan)
             .await
-            .unwrap_or_else(|join_error| Err(std::io::Error::other(join_error.to_string())));
-        let scanned = match scanned {
-            Ok(scanned) => scanned,
-            Err(source) => {
-                let dir = self.dir.clone();
-                return self.reject(outcome, ReloadProblem::Directory { dir, source });
-            }
+        {
+            Ok(rescan) => rescan,
+            Err(problem) => return self.reject(outcome, problem),
         };
-        let reread = pass != Pass::Scan;
-        let removed: Vec<PathBuf> = files
-            .by_path
-            .keys()
-            .filter(|path| !scanned.contains_key(*path))
-            .cloned()
-            .collect();
-        let changed: Vec<(PathBuf, Stamp)> = scanned
-            .iter()
-            .filter(|(path, stamp)| {
-                reread || files.by_path.get(*path).and_then(|f| f.stamp) != Some(**stamp)
-            })
-            .map(|(path, stamp)| (path.clone(), *stamp))
-            .collect();
-        if removed.is_empty() && changed.is_empty() && pass == Pass::Scan {
+        if !rescan.changed && pass == Pass::Scan {
             return outcome;
         }
-        for path in removed {
-            // A restored module whose file never existed here is no loss; say so only
-            // for files this worker loaded.
-            if files.by_path.remove(&path).and_then(|f| f.stamp).is_some() {
-                tracing::info!(path = %path.display(), "workflow module removed");
-            }
-        }
-        for (path, stamp) in changed {
-            let unchanged_digest = files
-                .by_path
-                .get(&path)
-                .and_then(|file| file.good.as_ref())
-                .map(|(module, _)| module.digest().to_owned());
-            let loaded = match tokio::fs::read(&path).await {
-                Ok(bytes) => load(self.factory.sandbox(), path.display().to_string(), bytes).await,
-                Err(source) => Err(ModuleError::Read {
-                    path: path.clone(),
-                    source,
-                }),
-            };
-            let entry = files.by_path.entry(path.clone()).or_insert(FileState {
-                stamp: None,
-                good: None,
-            });
-            entry.stamp = Some(stamp);
-            match loaded {
-                Ok((module, bytes)) => {
-                    if unchanged_digest.as_deref() != Some(module.digest()) {
-                        tracing::info!(path = %path.display(), digest = module.digest(), workflow_types = ?module.workflow_types(), "workflow module loaded");
-                    }
-                    entry.good = Some((module, bytes));
-                }
-                Err(source) => {
-                    let problem = ReloadProblem::BrokenModule { path, source };
-                    tracing::error!(%problem, "workflow module rejected");
-                    outcome.problems.push(problem);
-                }
-            }
-        }
-
-        let modules: Vec<WorkflowModule> = files
-            .by_path
-            .values()
-            .filter_map(|file| file.good.as_ref().map(|(module, _)| module.clone()))
-            .collect();
+        outcome.problems.extend(rescan.problems);
+        let modules = files.modules();
         if modules.is_empty() {
             if outcome.current.is_some() {
                 tracing::warn!(dir = %self.dir.display(), "the workflow directory has no loadable modules; the current version keeps serving");
@@ -454,7 +308,7 @@ impl Reloader {
             build_id: build_id.clone(),
             message: format!("asking the server for the deployment failed: {status}"),
         };
-        let server = deployment::describe(self.factory.client(), &self.deployment)
+        let server = deployment::describe(self.host.client(), &self.deployment)
             .await
             .map_err(server_error)?;
         let local_current = self.lock_published().current.clone();
@@ -481,8 +335,8 @@ impl Reloader {
         let known_current = local_current
             .as_ref()
             .filter(|local| server.current.as_deref() == Some(local.build_id()));
-        let client = self.factory.client();
-        let task_queue = self.factory.task_queue();
+        let client = self.host.client();
+        let task_queue = self.host.task_queue();
         if let Some((workflow_id, workflow_type)) =
             replay_check::stranded_execution(client, task_queue, version)
                 .await
@@ -499,14 +353,14 @@ impl Reloader {
             });
         }
         let mut replayed = 0;
-        let stopping = || self.lanes.is_stopping();
+        let stopping = || self.host.is_stopping();
         for workflow_type in version.workflow_types() {
             let unchanged = known_current
                 .is_some_and(|c| c.digest_of(&workflow_type) == version.digest_of(&workflow_type));
             if !unchanged {
                 replayed += replay_check::check(
                     client,
-                    self.factory.sandbox(),
+                    self.host.sandbox(),
                     task_queue,
                     version,
                     &workflow_type,
@@ -575,84 +429,37 @@ impl Reloader {
                 (workflow_type, behavior)
             })
             .collect();
-        let lane = self
-            .factory
-            .lane(
-                version.by_type().clone(),
-                Some(LaneVersion {
-                    deployment_name: self.deployment.clone(),
-                    build_id: version.build_id().to_owned(),
-                    default_behavior: self.options.policy.behavior(),
-                    behaviors,
-                }),
-            )
+        let poll_as = PollAs {
+            deployment_name: self.deployment.clone(),
+            build_id: version.build_id().to_owned(),
+            default_behavior: self.options.policy.behavior(),
+            behaviors,
+        };
+        self.host
+            .serve(version.by_type().clone(), poll_as)
             .await
-            .map_err(|error| ReloadProblem::Activation {
+            .map_err(|message| ReloadProblem::Activation {
                 build_id: version.build_id().to_owned(),
-                message: error.to_string(),
+                message,
             })?;
-        match self.lanes.add(lane) {
-            Ok(()) => {
-                self.lock_published()
-                    .serving
-                    .insert(version.build_id().to_owned(), version.clone());
-                Ok(())
-            }
-            Err(lane) => {
-                lane.abandon().await;
-                Err(ReloadProblem::Activation {
-                    build_id: version.build_id().to_owned(),
-                    message: "the worker is shutting down".into(),
-                })
-            }
-        }
+        self.lock_published()
+            .serving
+            .insert(version.build_id().to_owned(), version.clone());
+        Ok(())
     }
 
     /// Copies the version's modules into the store, so it can be served after its files
     /// change or the worker restarts. A store that cannot be written is logged, not
     /// fatal: the version serves, it just cannot be restored.
     async fn keep_in_store(&self, files: &Files, version: &Version) {
-        let Some(store) = self.options.module_store.clone() else {
+        let Some(store) = &self.options.module_store else {
             return;
         };
-        let bytes_by_digest: HashMap<String, Arc<Vec<u8>>> = files
-            .by_path
-            .values()
-            .filter_map(|file| file.good.as_ref())
-            .map(|(module, bytes)| (module.digest().to_owned(), bytes.clone()))
-            .collect();
-        let modules: Vec<(String, Option<Arc<Vec<u8>>>)> = version
-            .modules()
-            .iter()
-            .map(|m| {
-                (
-                    m.digest().to_owned(),
-                    bytes_by_digest.get(m.digest()).cloned(),
-                )
-            })
-            .collect();
-        let manifest = VersionManifest {
-            build_id: version.build_id().to_owned(),
-            modules: version
-                .modules()
-                .iter()
-                .map(|m| (m.origin().to_owned(), m.digest().to_owned()))
-                .collect(),
-        };
-        let deployment = self.deployment.clone();
-        let dir = store.dir().to_owned();
-        let written = tokio::task::spawn_blocking(move || {
-            for (digest, bytes) in &modules {
-                if let Some(bytes) = bytes {
-                    store.put_module(digest, bytes)?;
-                }
-            }
-            store.put_version(&deployment, &manifest)
-        })
-        .await
-        .unwrap_or_else(|join_error| Err(std::io::Error::other(join_error.to_string())));
-        if let Err(error) = written {
-            tracing::error!(store = %dir.display(), %error, "cannot keep the version in the module store; a restart will not restore it");
+        let kept = store
+            .keep(&self.deployment, version, &files.bytes_by_digest())
+            .await;
+        if let Err(error) = kept {
+            tracing::error!(store = %store.dir().display(), %error, "cannot keep the version in the module store; a restart will not restore it");
         }
     }
 
@@ -663,7 +470,7 @@ impl Reloader {
         if serving.is_empty() {
             return;
         }
-        let client = self.factory.client();
+        let client = self.host.client();
         let server = match deployment::describe(client, &self.deployment).await {
             Ok(server) => server,
             Err(status) => {
@@ -679,7 +486,7 @@ impl Reloader {
                     .status_of(&build_id)
                     .is_none_or(|status| status == WorkerDeploymentVersionStatus::Drained);
             if drained {
-                self.lanes.retire(&build_id);
+                self.host.retire(&build_id);
                 self.lock_published().serving.remove(&build_id);
                 self.lock_published().open_executions.remove(&build_id);
                 if let Some(store) = &self.options.module_store
@@ -730,70 +537,5 @@ impl Reloader {
         self.published
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// Compiles a module off the async threads (Cranelift is CPU-bound; the code cache
-/// makes a digest seen before quick).
-async fn load(
-    sandbox: &Sandbox,
-    origin: String,
-    bytes: Vec<u8>,
-) -> Result<(WorkflowModule, Arc<Vec<u8>>), ModuleError> {
-    let sandbox = sandbox.clone();
-    let bytes = Arc::new(bytes);
-    let shared = bytes.clone();
-    let origin_for_error = origin.clone();
-    tokio::task::spawn_blocking(move || WorkflowModule::from_bytes(&sandbox, origin, &shared))
-        .await
-        .unwrap_or_else(|join_error| {
-            Err(ModuleError::Read {
-                path: Path::new(&origin_for_error).to_owned(),
-                source: std::io::Error::other(join_error.to_string()),
-            })
-        })
-        .map(|module| (module, bytes))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn failed(problem: ReloadProblem) -> ReloadOutcome {
-        ReloadOutcome {
-            problems: vec![problem],
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn passing_failures_are_retried_with_backoff_and_others_are_not() {
-        let transient = || ReloadProblem::Activation {
-            build_id: "sg-1".into(),
-            message: "server unreachable".into(),
-        };
-        let first = Retry::after(Pass::Startup, &failed(transient()));
-        let (_, backoff) = first.at.expect("a retry is scheduled");
-        assert_eq!(backoff, Duration::from_secs(1));
-        assert_eq!(first.due(), None, "not before its backoff");
-        let second = first.next(Pass::Startup, &failed(transient()));
-        assert_eq!(second.at.map(|(_, b)| b), Some(Duration::from_secs(2)));
-        let due = Retry {
-            at: Some((Instant::now(), backoff)),
-            ..second
-        };
-        assert_eq!(due.due(), Some(Pass::Startup), "a startup retries as one");
-
-        let broken = ReloadProblem::Superseded {
-            build_id: "sg-1".into(),
-            current: "sg-2".into(),
-        };
-        assert!(Retry::after(Pass::Asked, &failed(broken)).at.is_none());
-        assert!(
-            second
-                .next(Pass::Retry, &ReloadOutcome::default())
-                .at
-                .is_none()
-        );
     }
 }

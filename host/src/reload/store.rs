@@ -5,10 +5,16 @@
 //! `<dir>/versions/<deployment>/<build id>.json`. Files are written to a temporary name
 //! and renamed, so a crash never leaves a half-written entry under its real name.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
+
+use super::version::Version;
+
+use crate::user_dirs::{DirAccess, write_atomically};
 
 /// Where activated modules are kept; see the module docs.
 #[derive(Clone, Debug)]
@@ -51,7 +57,7 @@ impl ModuleStore {
         if path.exists() {
             return Ok(());
         }
-        write_atomically(&path, bytes)
+        write_atomically(&path, &[bytes], DirAccess::Default)
     }
 
     pub(crate) fn module(&self, digest: &str) -> std::io::Result<Vec<u8>> {
@@ -64,7 +70,46 @@ impl ModuleStore {
         manifest: &VersionManifest,
     ) -> std::io::Result<()> {
         let json = serde_json::to_vec_pretty(manifest).map_err(std::io::Error::other)?;
-        write_atomically(&self.version_path(deployment, &manifest.build_id), &json)
+        write_atomically(
+            &self.version_path(deployment, &manifest.build_id),
+            &[&json],
+            DirAccess::Default,
+        )
+    }
+
+    /// Keeps `version`'s modules (those whose bytes are in `bytes_by_digest`) and its
+    /// manifest, on a blocking thread.
+    pub(crate) async fn keep(
+        &self,
+        deployment: &str,
+        version: &Version,
+        bytes_by_digest: &HashMap<String, Arc<Vec<u8>>>,
+    ) -> std::io::Result<()> {
+        let modules: Vec<(String, Arc<Vec<u8>>)> = version
+            .modules()
+            .iter()
+            .filter_map(|m| {
+                let bytes = bytes_by_digest.get(m.digest())?;
+                Some((m.digest().to_owned(), bytes.clone()))
+            })
+            .collect();
+        let manifest = VersionManifest {
+            build_id: version.build_id().to_owned(),
+            modules: version
+                .modules()
+                .iter()
+                .map(|m| (m.origin().to_owned(), m.digest().to_owned()))
+                .collect(),
+        };
+        let (store, deployment) = (self.clone(), deployment.to_owned());
+        tokio::task::spawn_blocking(move || {
+            for (digest, bytes) in &modules {
+                store.put_module(digest, bytes)?;
+            }
+            store.put_version(&deployment, &manifest)
+        })
+        .await
+        .unwrap_or_else(|join_error| Err(std::io::Error::other(join_error.to_string())))
     }
 
     /// The manifest of `build_id`, if this store activated it.
@@ -109,22 +154,6 @@ fn file_safe(name: &str) -> String {
         }
     }
     safe
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| std::io::Error::other("store path has no parent"))?;
-    std::fs::create_dir_all(dir)?;
-    let temporary = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("entry"),
-        std::process::id()
-    ));
-    let mut file = std::fs::File::create(&temporary)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&temporary, path)
 }
 
 #[cfg(test)]

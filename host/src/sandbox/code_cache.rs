@@ -12,13 +12,13 @@
 //! Keep it writable by the worker's user only (the default, under `~/.cache`).
 
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::io::Write;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
+
+use crate::user_dirs::{DirAccess, write_atomically};
 
 /// Where compiled modules are kept; see the module docs.
 #[derive(Clone, Debug)]
@@ -104,46 +104,10 @@ fn engine_key(engine: &Engine) -> String {
 
 fn write_entry(path: &Path, component: &Component) -> anyhow::Result<()> {
     let code = component.serialize()?;
-    let dir = path
-        .parent()
-        .ok_or_else(|| anyhow::anyhow!("entry path without a directory"))?;
+    let checksum = Sha256::digest(&code);
     // Only this user may write code the worker will map as executable.
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    // Write aside and rename, so a reader never sees half a file.
-    let (temp, mut file) = tempfile_in(dir)?;
-    let written = file
-        .write_all(&Sha256::digest(&code))
-        .and_then(|()| file.write_all(&code))
-        .and_then(|()| file.sync_all())
-        .and_then(|()| std::fs::rename(&temp, path));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    Ok(written?)
-}
-
-/// A new file in `dir`, named by process id, time and a counter (processes in
-/// containers sharing a cache may all be pid 1); `create_new` refuses any clash.
-fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let name = format!(
-        ".tmp-{}-{nanos}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    );
-    let path = dir.join(name);
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)?;
-    Ok((path, file))
+    write_atomically(path, &[checksum.as_slice(), &code], DirAccess::Private)?;
+    Ok(())
 }
 
 /// The code after the checksum, if the checksum matches.

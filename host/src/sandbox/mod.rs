@@ -37,9 +37,10 @@ pub use error::ActivationError;
 pub use forbidden::Forbidden;
 pub use guest_log::escape_controls;
 pub use instance::{RunIdentity, WorkflowInstance};
-pub use memory_budget::{MemoryBudget, Reclaim};
+pub use memory_budget::MemoryBudget;
+pub(crate) use memory_budget::Reclaim;
 pub use module::{MAX_NAME_BYTES, ModuleError, WorkflowModule, digest_of};
-pub use output::{command_name, host_frame, quoted, shorten};
+pub(crate) use output::{command_name, host_frame, quoted, shorten};
 
 use engine::{EpochTicker, build_engine};
 use instance::RunState;
@@ -101,6 +102,18 @@ pub struct SandboxLimits {
     /// [`ActivationError::Instantiate`] until a slot frees up.
     pub instance_pool: Option<u32>,
 }
+
+with_setters!(SandboxLimits {
+    with_activation_deadline(activation_deadline: Duration),
+    with_max_memory_bytes(max_memory_bytes: usize),
+    with_max_total_memory_bytes(max_total_memory_bytes: usize),
+    with_max_wasm_stack(max_wasm_stack: usize),
+    with_max_output_bytes(max_output_bytes: usize),
+    with_max_payload_bytes(max_payload_bytes: usize),
+    with_max_commands(max_commands: usize),
+    with_max_commands_bytes(max_commands_bytes: usize),
+    with_instance_pool(instance_pool: Some(u32)),
+});
 
 impl Default for SandboxLimits {
     fn default() -> Self {

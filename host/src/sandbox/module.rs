@@ -62,6 +62,8 @@ pub enum ModuleError {
     },
     #[error("{origin} defines no workflow types; list them in `sandglass::export_workflows!`")]
     NoWorkflows { origin: String },
+    #[error("loading {origin} stopped unexpectedly (a bug, please report it): {message}")]
+    LoaderCrashed { origin: String, message: String },
 }
 
 /// A compiled workflow component, ready to instantiate once per run. Cheap to clone (an
@@ -109,6 +111,26 @@ impl WorkflowModule {
             source,
         })?;
         Self::from_bytes(sandbox, path.display().to_string(), &bytes)
+    }
+
+    /// Reads, compiles and validates the component at `path` on a blocking thread, off
+    /// the async ones (compiling is CPU-bound; the code cache makes a module seen before
+    /// quick).
+    pub async fn load_file(sandbox: &Sandbox, path: PathBuf) -> Result<Self, ModuleError> {
+        let origin = path.display().to_string();
+        let sandbox = sandbox.clone();
+        off_thread(origin, move || Self::from_file(&sandbox, path)).await
+    }
+
+    /// Like [`load_file`](Self::load_file), for bytes already read.
+    pub async fn load_bytes(
+        sandbox: &Sandbox,
+        origin: String,
+        bytes: Arc<Vec<u8>>,
+    ) -> Result<Self, ModuleError> {
+        let sandbox = sandbox.clone();
+        let name = origin.clone();
+        off_thread(name, move || Self::from_bytes(&sandbox, origin, &bytes)).await
     }
 
     /// Compiles and validates a component; `origin` names it in errors and logs.
@@ -224,6 +246,20 @@ impl WorkflowModule {
     pub(crate) fn pre(&self) -> &WorkflowsPre<RunState> {
         &self.inner.pre
     }
+}
+
+async fn off_thread(
+    origin: String,
+    load: impl FnOnce() -> Result<WorkflowModule, ModuleError> + Send + 'static,
+) -> Result<WorkflowModule, ModuleError> {
+    tokio::task::spawn_blocking(load)
+        .await
+        .unwrap_or_else(|join_error| {
+            Err(ModuleError::LoaderCrashed {
+                origin,
+                message: join_error.to_string(),
+            })
+        })
 }
 
 /// What is wrong with a module's description of itself, if anything is too large.

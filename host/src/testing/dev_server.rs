@@ -23,6 +23,7 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct DevServerOptions {
     cli: PathBuf,
     namespace: String,
+    port: Option<u16>,
     startup_timeout: Duration,
     search_attributes: Vec<(String, String)>,
 }
@@ -32,6 +33,7 @@ impl Default for DevServerOptions {
         Self {
             cli: PathBuf::from("temporal"),
             namespace: "default".to_string(),
+            port: None,
             startup_timeout: Duration::from_secs(60),
             search_attributes: Vec::new(),
         }
@@ -49,6 +51,14 @@ impl DevServerOptions {
     /// for. Default: `default`, which the dev server always creates.
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
         self.namespace = namespace.into();
+        self
+    }
+
+    /// The frontend's gRPC port. Default: a free one, picked at start (what a test
+    /// wants); a fixed port (7233 is the CLI's and the SDKs' default) suits a server
+    /// other tools should find.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
         self
     }
 
@@ -135,8 +145,9 @@ impl DevServer {
         // but pinned so that they cannot land on a port another server here is
         // about to take). The history, matching and worker services pick their own
         // free ports inside the CLI. `--headless` means no Web UI, hence no UI port.
-        let [port, http_port, metrics_port] =
+        let [free_port, http_port, metrics_port] =
             process::free_ports().map_err(ServerError::NoFreePorts)?;
+        let port = options.port.unwrap_or(free_port);
         let mut command = Command::new(&options.cli);
         command
             .args(["server", "start-dev", "--headless"])

@@ -1,5 +1,6 @@
 //! The activity half of a worker: activity tasks in, native functions run, results out.
 
+use sandglass_declare::failure_types::NOT_FOUND_ERROR;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -18,8 +19,8 @@ use temporalio_sdk_core::{PollError, Worker as CoreWorker};
 use tokio::task::JoinSet;
 
 use crate::activity::{
-    ActivityContext, ActivityError, ActivityInfo, ActivityOutcome, ActivityRegistry,
-    ActivityThreadPool, CancellationReason, Signal,
+    ActivityContext, ActivityFailure, ActivityInfo, ActivityOutcome, ActivityRegistry,
+    ActivityThreadPool, CancellationReason, Latch,
 };
 use crate::bridge::failure::FAILURE_SOURCE;
 use crate::worker::stats::{Phase, StatsRecorder};
@@ -31,7 +32,7 @@ pub(crate) struct ActivityRunner {
     task_queue: String,
     running: Mutex<HashMap<Vec<u8>, ActivityContext>>,
     /// Set when the worker begins to shut down; every context shares it.
-    worker_shutdown: Arc<Signal<()>>,
+    worker_shutdown: Arc<Latch<()>>,
     stats: Arc<StatsRecorder>,
 }
 
@@ -156,7 +157,7 @@ impl ActivityRunner {
         .await
         .unwrap_or_else(|_| {
             Some(ActivityOutcome::Failed(
-                ActivityError::application("SandglassBug", "the activity executor panicked")
+                ActivityFailure::application("SandglassBug", "the activity executor panicked")
                     .into_failure(),
             ))
         });
@@ -172,7 +173,7 @@ impl ActivityRunner {
             Some(ActivityOutcome::WillCompleteAsync) if is_local => {
                 // Core cannot leave a local activity open: its result is a marker the
                 // workflow task writes. Fail it plainly instead of timing out.
-                let failure = ActivityError::application(
+                let failure = ActivityFailure::application(
                     "LocalActivityCannotCompleteAsync",
                     format!(
                         "local activity {:?} returned will_complete_async(); only activities \
@@ -219,7 +220,7 @@ impl ActivityRunner {
             source: FAILURE_SOURCE.into(),
             failure_info: Some(FailureInfo::ApplicationFailureInfo(
                 ApplicationFailureInfo {
-                    r#type: "NotFoundError".into(),
+                    r#type: NOT_FOUND_ERROR.into(),
                     ..Default::default()
                 },
             )),

@@ -2,13 +2,25 @@
 //! lane; a hot-reloading worker has one per deployment version it serves, because
 //! Temporal routes each versioned task to the pollers of its version.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use temporalio_sdk_core::{PollError, Worker as CoreWorker};
-
-use super::WorkflowRunner;
-use super::activities::ActivityRunner;
+use temporalio_common::worker::{
+    WorkerDeploymentOptions, WorkerDeploymentVersion, WorkerTaskTypes,
+};
+use temporalio_sdk_core::{
+    CoreRuntime, PollError, Worker as CoreWorker, WorkerConfig, WorkerVersioningStrategy,
+    WorkflowErrorType, init_worker,
+};
 use tokio::sync::{mpsc, watch};
+
+use super::activities::ActivityRunner;
+use super::stats::StatsRecorder;
+use super::workflows::WorkflowRunner;
+use super::{WorkerError, WorkerOptions};
+use crate::client::Client;
+use crate::reload::{PollAs, VersionHost};
+use crate::sandbox::{Sandbox, WorkflowModule};
 
 pub(crate) struct Lane {
     core: Arc<CoreWorker>,
@@ -177,5 +189,158 @@ impl LaneSet {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LaneSetState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Builds the core worker of a [`Lane`] with the worker's settings.
+pub(crate) struct LaneFactory {
+    pub runtime: CoreRuntime,
+    pub client: Client,
+    pub task_queue: String,
+    pub options: WorkerOptions,
+    pub sandbox: Sandbox,
+    pub stats: Arc<StatsRecorder>,
+    /// Whether the worker registered activities, and so polls activity tasks.
+    pub serves_activities: bool,
+}
+
+impl LaneFactory {
+    /// A lane serving `modules` (and the activities), unversioned or as `version`.
+    pub async fn lane(
+        &self,
+        modules: BTreeMap<String, WorkflowModule>,
+        version: Option<PollAs>,
+    ) -> Result<Arc<Lane>, WorkerError> {
+        let options = &self.options;
+        let namespace = self.client.namespace().to_owned();
+        let serves_workflows = !modules.is_empty();
+        let (strategy, behaviors, build_id) = match version {
+            None => (
+                WorkerVersioningStrategy::None {
+                    build_id: format!("sandglass-{}", env!("CARGO_PKG_VERSION")),
+                },
+                HashMap::new(),
+                None,
+            ),
+            Some(version) => (
+                WorkerVersioningStrategy::WorkerDeploymentBased(
+                    WorkerDeploymentOptions::new(
+                        WorkerDeploymentVersion::builder()
+                            .deployment_name(version.deployment_name)
+                            .build_id(version.build_id.clone())
+                            .build(),
+                    )
+                    .use_worker_versioning(true)
+                    .default_versioning_behavior(version.default_behavior)
+                    .build(),
+                ),
+                version.behaviors,
+                Some(version.build_id),
+            ),
+        };
+        let config = WorkerConfig::builder()
+            .namespace(namespace.clone())
+            .task_queue(self.task_queue.clone())
+            .client_identity_override(self.client.settings().identity.clone())
+            .max_cached_workflows(options.max_cached_workflows)
+            .max_outstanding_workflow_tasks(options.max_concurrent_workflow_tasks)
+            .max_outstanding_activities(options.activity_threads)
+            .max_outstanding_local_activities(options.activity_threads)
+            .max_outstanding_nexus_tasks(1usize)
+            .task_types(WorkerTaskTypes {
+                enable_workflows: serves_workflows,
+                // Local activities run where their workflow runs.
+                enable_local_activities: serves_workflows,
+                enable_remote_activities: self.serves_activities,
+                enable_nexus: false,
+            })
+            .versioning_strategy(strategy)
+            .maybe_graceful_shutdown_period(options.graceful_shutdown_period)
+            .workflow_failure_errors(if options.nondeterminism_fails_workflow {
+                HashSet::from([WorkflowErrorType::Nondeterminism])
+            } else {
+                HashSet::new()
+            })
+            .build()
+            .map_err(WorkerError::Config)?;
+        let core = init_worker(&self.runtime, config, self.client.connection().clone())
+            .map_err(WorkerError::Core)?;
+        if let Err(error) = core.validate().await {
+            // Unregisters it too, so a later attempt with the same build id may register.
+            core.finalize_shutdown().await;
+            return Err(WorkerError::Validation(error.to_string()));
+        }
+        let workflows = serves_workflows.then(|| {
+            Arc::new(
+                WorkflowRunner::new(
+                    self.sandbox.clone(),
+                    modules,
+                    self.task_queue.clone(),
+                    namespace,
+                )
+                .with_stats(self.stats.clone())
+                .with_versioning(behaviors),
+            )
+        });
+        Ok(Lane::new(core, workflows, build_id))
+    }
+}
+
+/// A worker's lanes and what makes them: the worker as the reloader sees it.
+pub(crate) struct Lanes {
+    pub factory: LaneFactory,
+    pub set: LaneSet,
+}
+
+impl VersionHost for Lanes {
+    fn sandbox(&self) -> &Sandbox {
+        &self.factory.sandbox
+    }
+
+    fn client(&self) -> &Client {
+        &self.factory.client
+    }
+
+    fn task_queue(&self) -> &str {
+        &self.factory.task_queue
+    }
+
+    async fn serve(
+        &self,
+        modules: BTreeMap<String, WorkflowModule>,
+        poll_as: PollAs,
+    ) -> Result<(), String> {
+        let lane = self
+            .factory
+            .lane(modules, Some(poll_as))
+            .await
+            .map_err(|error| error.to_string())?;
+        if let Err(lane) = self.set.add(lane) {
+            lane.abandon().await;
+            return Err("the worker is shutting down".into());
+        }
+        Ok(())
+    }
+
+    fn retire(&self, build_id: &str) {
+        self.set.retire(build_id);
+    }
+
+    fn cached_runs(&self, build_id: &str) -> usize {
+        self.set
+            .lanes()
+            .iter()
+            .filter(|lane| lane.build_id() == Some(build_id))
+            .filter_map(|lane| lane.workflows())
+            .map(|runner| runner.cached_runs())
+            .sum()
+    }
+
+    fn is_stopping(&self) -> bool {
+        self.set.is_stopping()
+    }
+
+    async fn stopped(&self) {
+        self.set.stopped().await;
     }
 }

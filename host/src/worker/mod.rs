@@ -20,93 +20,38 @@
 
 mod activities;
 mod lane;
+mod options;
 mod run;
 mod run_cache;
+mod signals;
 mod stats;
 mod task_error;
 mod workflows;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use sandglass_declare::ActivityDefinition;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use temporalio_common::worker::{
-    VersioningBehavior, WorkerDeploymentOptions, WorkerDeploymentVersion, WorkerTaskTypes,
-};
-use temporalio_sdk_core::{
-    CoreRuntime, PollError, RuntimeOptions, WorkerConfig, WorkerVersioningStrategy,
-    WorkflowErrorType, init_worker,
-};
+use temporalio_sdk_core::{CoreRuntime, PollError, RuntimeOptions};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::activity::{ActivityContext, ActivityError, ActivityRegistry, ActivityThreadPool};
+use crate::activity::{ActivityContext, ActivityFailure, ActivityRegistry, ActivityThreadPool};
 use crate::client::Client;
 use crate::reload::{ReloadError, ReloadHandle, ReloadOptions, Reloader, VersionReport};
-use crate::sandbox::{CodeCache, ModuleError, Sandbox, SandboxLimits, WorkflowModule};
-use lane::Lane;
-pub(crate) use lane::LaneSet;
+use crate::sandbox::{ModuleError, Sandbox, WorkflowModule};
+use lane::{Lane, LaneFactory, LaneSet, Lanes};
+use signals::{reload_on_hangup, wait_for_stop_signal};
 use stats::StatsRecorder;
 
+pub use options::WorkerOptions;
 pub use stats::WorkerStats;
 pub use task_error::WorkflowTaskError;
 pub(crate) use workflows::WorkflowRunner;
-
-/// Worker settings, with the Python SDK's defaults where it has one.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct WorkerOptions {
-    /// Workflow runs kept in memory between tasks (sticky cache). Default 1000; an
-    /// evicted run is rebuilt by replaying its history.
-    pub max_cached_workflows: usize,
-    /// Workflow tasks processed at once. Default 100; must be at least 2 while caching.
-    pub max_concurrent_workflow_tasks: usize,
-    /// The number of activities (sync and async together) the worker accepts at once,
-    /// and as many local activities again; the sync pool has a thread for each of
-    /// those slots (spawned as needed), so a sync activity never waits for a thread.
-    /// Default 100, like the seed's `ThreadPoolExecutor(max_workers=100)`.
-    pub activity_threads: usize,
-    /// Per-instance sandbox limits.
-    pub sandbox: SandboxLimits,
-    /// Where compiled modules are cached across restarts. Default:
-    /// [`CodeCache::default_location`] (`~/.cache/sandglass/code`, moved or turned
-    /// `off` by `SANDGLASS_CODE_CACHE`); `None` compiles every module on load.
-    pub code_cache: Option<CodeCache>,
-    /// On shutdown, how long running activities may go on before they are cancelled.
-    /// Default `None`: no limit, [`Worker::run`] waits for them however long they take.
-    ///
-    /// When the period passes, each activity still running is cancelled with
-    /// [`CancellationReason::WorkerShutdown`](crate::CancellationReason::WorkerShutdown);
-    /// what it returns then is still reported, a cancellation as a retryable
-    /// `WorkerShutdown` failure so that Temporal retries it (on another worker) at once
-    /// instead of after its timeout. Cancellation is cooperative: an activity that never
-    /// checks [`ActivityContext::is_cancelled`] keeps `run` waiting past the period.
-    /// Workflow tasks are short and always finish; this period does not apply to them.
-    pub graceful_shutdown_period: Option<Duration>,
-    /// Fail the workflow, rather than its task, when replay finds nondeterminism (the
-    /// Python SDK's `workflow_failure_exception_types`). Default `false`: the task fails
-    /// and Temporal retries it, so deploying fixed code lets the workflow carry on.
-    pub nondeterminism_fails_workflow: bool,
-}
-
-impl Default for WorkerOptions {
-    fn default() -> Self {
-        Self {
-            max_cached_workflows: 1000,
-            max_concurrent_workflow_tasks: 100,
-            activity_threads: 100,
-            sandbox: SandboxLimits::default(),
-            code_cache: CodeCache::default_location(),
-            graceful_shutdown_period: None,
-            nondeterminism_fails_workflow: false,
-        }
-    }
-}
 
 /// Why a worker could not be built or stopped serving.
 #[derive(Debug, thiserror::Error)]
@@ -184,7 +129,7 @@ impl WorkerBuilder {
     where
         I: DeserializeOwned + 'static,
         O: Serialize + 'static,
-        F: Fn(&ActivityContext, I) -> Result<O, ActivityError> + Send + Sync + 'static,
+        F: Fn(&ActivityContext, I) -> Result<O, ActivityFailure> + Send + Sync + 'static,
     {
         self.activities.register_sync(definition, function);
         self
@@ -200,7 +145,7 @@ impl WorkerBuilder {
         I: DeserializeOwned + Send + 'static,
         O: Serialize + 'static,
         F: Fn(ActivityContext, I) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<O, ActivityError>> + Send + 'static,
+        Fut: Future<Output = Result<O, ActivityFailure>> + Send + 'static,
     {
         self.activities.register_async(definition, function);
         self
@@ -282,25 +227,24 @@ impl WorkerBuilder {
                 stats.clone(),
             ))
         });
-        let factory = Arc::new(LaneFactory {
+        let factory = LaneFactory {
             runtime,
             client: client.clone(),
             task_queue: task_queue.clone(),
             options,
             sandbox,
-            stats: stats.clone(),
+            stats,
             serves_activities: has_activities,
-        });
-        let (lanes, from_lanes) = LaneSet::new();
-        let lanes = Arc::new(lanes);
+        };
+        let (set, from_lanes) = LaneSet::new();
+        let lanes = Arc::new(Lanes { factory, set });
         let reloader = match workflow_dir {
             Some(dir) => Some(Arc::new(
-                Reloader::new(factory.clone(), lanes.clone(), dir, reload_options)
-                    .map_err(WorkerError::Reload)?,
+                Reloader::new(lanes.clone(), dir, reload_options).map_err(WorkerError::Reload)?,
             )),
             None => {
-                let lane = factory.lane(modules, None).await?;
-                if let Err(lane) = lanes.add(lane) {
+                let lane = lanes.factory.lane(modules, None).await?;
+                if let Err(lane) = lanes.set.add(lane) {
                     lane.abandon().await;
                 }
                 None
@@ -311,122 +255,7 @@ impl WorkerBuilder {
             from_lanes: Mutex::new(Some(from_lanes)),
             activities,
             reloader,
-            factory,
         })
-    }
-}
-
-/// Builds the core worker of a [`Lane`] with the worker's settings.
-pub(crate) struct LaneFactory {
-    runtime: CoreRuntime,
-    client: Client,
-    task_queue: String,
-    options: WorkerOptions,
-    sandbox: Sandbox,
-    stats: Arc<StatsRecorder>,
-    /// Whether the worker registered activities, and so polls activity tasks.
-    serves_activities: bool,
-}
-
-/// The deployment version a lane polls as, and how its runs move between versions.
-pub(crate) struct LaneVersion {
-    pub deployment_name: String,
-    pub build_id: String,
-    pub default_behavior: VersioningBehavior,
-    pub behaviors: HashMap<String, VersioningBehavior>,
-}
-
-impl LaneFactory {
-    pub fn sandbox(&self) -> &Sandbox {
-        &self.sandbox
-    }
-
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    pub fn task_queue(&self) -> &str {
-        &self.task_queue
-    }
-
-    /// A lane serving `modules` (and the activities), unversioned or as `version`.
-    pub async fn lane(
-        &self,
-        modules: BTreeMap<String, WorkflowModule>,
-        version: Option<LaneVersion>,
-    ) -> Result<Arc<Lane>, WorkerError> {
-        let options = &self.options;
-        let namespace = self.client.namespace().to_owned();
-        let serves_workflows = !modules.is_empty();
-        let (strategy, behaviors, build_id) = match version {
-            None => (
-                WorkerVersioningStrategy::None {
-                    build_id: format!("sandglass-{}", env!("CARGO_PKG_VERSION")),
-                },
-                HashMap::new(),
-                None,
-            ),
-            Some(version) => (
-                WorkerVersioningStrategy::WorkerDeploymentBased(
-                    WorkerDeploymentOptions::new(
-                        WorkerDeploymentVersion::builder()
-                            .deployment_name(version.deployment_name)
-                            .build_id(version.build_id.clone())
-                            .build(),
-                    )
-                    .use_worker_versioning(true)
-                    .default_versioning_behavior(version.default_behavior)
-                    .build(),
-                ),
-                version.behaviors,
-                Some(version.build_id),
-            ),
-        };
-        let config = WorkerConfig::builder()
-            .namespace(namespace.clone())
-            .task_queue(self.task_queue.clone())
-            .client_identity_override(self.client.settings().identity.clone())
-            .max_cached_workflows(options.max_cached_workflows)
-            .max_outstanding_workflow_tasks(options.max_concurrent_workflow_tasks)
-            .max_outstanding_activities(options.activity_threads)
-            .max_outstanding_local_activities(options.activity_threads)
-            .max_outstanding_nexus_tasks(1usize)
-            .task_types(WorkerTaskTypes {
-                enable_workflows: serves_workflows,
-                // Local activities run where their workflow runs.
-                enable_local_activities: serves_workflows,
-                enable_remote_activities: self.serves_activities,
-                enable_nexus: false,
-            })
-            .versioning_strategy(strategy)
-            .maybe_graceful_shutdown_period(options.graceful_shutdown_period)
-            .workflow_failure_errors(if options.nondeterminism_fails_workflow {
-                HashSet::from([WorkflowErrorType::Nondeterminism])
-            } else {
-                HashSet::new()
-            })
-            .build()
-            .map_err(WorkerError::Config)?;
-        let core = init_worker(&self.runtime, config, self.client.connection().clone())
-            .map_err(WorkerError::Core)?;
-        if let Err(error) = core.validate().await {
-            // Unregisters it too, so a later attempt with the same build id may register.
-            core.finalize_shutdown().await;
-            return Err(WorkerError::Validation(error.to_string()));
-        }
-        let workflows = serves_workflows.then(|| {
-            Arc::new(
-                WorkflowRunner::new(
-                    self.sandbox.clone(),
-                    modules,
-                    self.task_queue.clone(),
-                    namespace,
-                )
-                .with_stats(self.stats.clone())
-                .with_versioning(behaviors),
-            )
-        });
-        Ok(Lane::new(core, workflows, build_id))
     }
 }
 
@@ -439,15 +268,7 @@ async fn load_modules(
     let mut by_type = BTreeMap::new();
     let mut first_error = None;
     for path in paths {
-        let loader = sandbox.clone();
-        let loaded = tokio::task::spawn_blocking(move || WorkflowModule::from_file(&loader, path))
-            .await
-            .unwrap_or_else(|join_error| {
-                Err(ModuleError::Read {
-                    path: PathBuf::from("<module loader>"),
-                    source: std::io::Error::other(join_error.to_string()),
-                })
-            });
+        let loaded = WorkflowModule::load_file(sandbox, path).await;
         match loaded {
             Ok(module) => {
                 tracing::info!(module = module.origin(), digest = module.digest(), workflow_types = ?module.workflow_types(), "loaded workflow module");
@@ -476,12 +297,11 @@ async fn load_modules(
 
 /// A running worker bound to one task queue.
 pub struct Worker {
-    lanes: Arc<LaneSet>,
+    lanes: Arc<Lanes>,
     /// Taken by [`Worker::run`].
     from_lanes: Mutex<Option<mpsc::UnboundedReceiver<Arc<Lane>>>>,
     activities: Option<Arc<activities::ActivityRunner>>,
-    reloader: Option<Arc<Reloader>>,
-    factory: Arc<LaneFactory>,
+    reloader: Option<Arc<Reloader<Lanes>>>,
 }
 
 /// Stops a worker from another task. Cheap to clone.
@@ -498,7 +318,7 @@ pub struct Worker {
 /// Then [`Worker::run`] returns.
 #[derive(Clone)]
 pub struct ShutdownHandle {
-    lanes: Arc<LaneSet>,
+    lanes: Arc<Lanes>,
     activities: Option<Arc<activities::ActivityRunner>>,
 }
 
@@ -506,7 +326,7 @@ impl ShutdownHandle {
     /// Begins shutdown and returns at once; [`Worker::run`] returns when it is done.
     /// Calling it again does nothing more.
     pub fn shutdown(&self) {
-        self.lanes.shutdown();
+        self.lanes.set.shutdown();
         if let Some(activities) = &self.activities {
             activities.begin_shutdown();
         }
@@ -527,13 +347,13 @@ impl Worker {
     }
 
     pub fn task_queue(&self) -> &str {
-        self.factory.task_queue()
+        &self.lanes.factory.task_queue
     }
 
     /// The workflow types this worker serves to new executions (a hot-reloading
     /// worker's current version; empty until [`run`](Self::run) has loaded it).
     pub fn workflow_types(&self) -> Vec<String> {
-        let lanes = self.lanes.lanes();
+        let lanes = self.lanes.set.lanes();
         let current = match &self.reloader {
             Some(reloader) => reloader.current_build_id(),
             None => None,
@@ -554,6 +374,7 @@ impl Worker {
     /// Workflow runs whose instances are cached right now, across every version.
     pub fn cached_workflows(&self) -> usize {
         self.lanes
+            .set
             .lanes()
             .iter()
             .filter_map(|lane| lane.workflows())
@@ -564,7 +385,7 @@ impl Worker {
     /// Where this worker's time went so far: guest, instantiation, conversion and
     /// activities (the rest of its CPU is core, gRPC and the runtime).
     pub fn stats(&self) -> WorkerStats {
-        self.factory.stats.snapshot()
+        self.lanes.factory.stats.snapshot()
     }
 
     /// The versions a hot-reloading worker serves (empty for a worker built from module
@@ -682,48 +503,5 @@ fn lane_failure(
         Ok(Ok(())) => None,
         Ok(Err(error)) => Some(WorkerError::Poll(error)),
         Err(join_error) => Some(WorkerError::Crashed(join_error.to_string())),
-    }
-}
-
-/// Reloads on each SIGHUP, the usual way to tell a daemon to reread its files.
-async fn reload_on_hangup(reload: ReloadHandle) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hangup) = signal(SignalKind::hangup()) else {
-            tracing::warn!("cannot listen for SIGHUP; reload through the directory watch");
-            return;
-        };
-        while hangup.recv().await.is_some() {
-            tracing::info!("SIGHUP received; reloading the workflow directory");
-            reload.trigger();
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = reload;
-    }
-}
-
-async fn wait_for_stop_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
     }
 }

@@ -21,13 +21,14 @@ use std::cell::Cell;
 
 use sandglass::{
     Handlers, QueryDefinition, SignalDefinition, UpdateDefinition, Workflow, WorkflowContext,
-    WorkflowDefinition, WorkflowResult,
+    WorkflowDefinition, WorkflowInit, WorkflowResult,
 };
 
 /// Defines a workflow type whose `run` performs `attack` and returns its description.
 macro_rules! hostile_workflow {
     ($(#[$doc:meta])* $ty:ident, $attack:expr) => {
         $(#[$doc])*
+        #[derive(Default)]
         pub struct $ty;
 
         impl Workflow for $ty {
@@ -35,10 +36,6 @@ macro_rules! hostile_workflow {
             type Output = String;
             const DEFINITION: WorkflowDefinition<(), String> =
                 WorkflowDefinition::new(stringify!($ty));
-
-            fn init(_ctx: &WorkflowContext, _input: &()) -> Self {
-                $ty
-            }
 
             async fn run(
                 self: Rc<Self>,
@@ -210,6 +207,7 @@ hostile_workflow!(
 );
 
 /// Starts 20,000 timers in one activation: more commands than an activation may return.
+#[derive(Default)]
 pub struct ManyTimersWorkflow;
 
 impl Workflow for ManyTimersWorkflow {
@@ -217,10 +215,6 @@ impl Workflow for ManyTimersWorkflow {
     type Output = String;
     const DEFINITION: WorkflowDefinition<(), String> =
         WorkflowDefinition::new("ManyTimersWorkflow");
-
-    fn init(_ctx: &WorkflowContext, _input: &()) -> Self {
-        ManyTimersWorkflow
-    }
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, _input: ()) -> WorkflowResult<String> {
         let timers = (0..20_000).map(|_| ctx.sleep(Duration::from_secs(3600)));
@@ -236,12 +230,7 @@ pub struct MemoryHoarderWorkflow {
     finished: Cell<bool>,
 }
 
-impl Workflow for MemoryHoarderWorkflow {
-    type Input = u32;
-    type Output = String;
-    const DEFINITION: WorkflowDefinition<u32, String> =
-        WorkflowDefinition::new("MemoryHoarderWorkflow");
-
+impl WorkflowInit for MemoryHoarderWorkflow {
     fn init(_ctx: &WorkflowContext, mebibytes: &u32) -> Self {
         MemoryHoarderWorkflow {
             // Touched, so that the pages are really the run's.
@@ -249,6 +238,13 @@ impl Workflow for MemoryHoarderWorkflow {
             finished: Cell::new(false),
         }
     }
+}
+
+impl Workflow for MemoryHoarderWorkflow {
+    type Input = u32;
+    type Output = String;
+    const DEFINITION: WorkflowDefinition<u32, String> =
+        WorkflowDefinition::new("MemoryHoarderWorkflow");
 
     fn handlers(handlers: &mut Handlers<Self>) {
         handlers.signal(FINISH, |workflow, _ctx, ()| workflow.finished.set(true));
@@ -269,17 +265,19 @@ pub struct LoopingValidatorWorkflow {
 
 const STALL: UpdateDefinition<(), String> = UpdateDefinition::new("stall");
 
-impl Workflow for LoopingValidatorWorkflow {
-    type Input = ();
-    type Output = String;
-    const DEFINITION: WorkflowDefinition<(), String> =
-        WorkflowDefinition::new("LoopingValidatorWorkflow");
-
+impl WorkflowInit for LoopingValidatorWorkflow {
     fn init(_ctx: &WorkflowContext, _input: &()) -> Self {
         LoopingValidatorWorkflow {
             finished: Cell::new(false),
         }
     }
+}
+
+impl Workflow for LoopingValidatorWorkflow {
+    type Input = ();
+    type Output = String;
+    const DEFINITION: WorkflowDefinition<(), String> =
+        WorkflowDefinition::new("LoopingValidatorWorkflow");
 
     fn handlers(handlers: &mut Handlers<Self>) {
         handlers
@@ -302,15 +300,17 @@ impl Workflow for LoopingValidatorWorkflow {
 /// Panics in `init`, before `run` ever starts.
 pub struct PanicInInitWorkflow;
 
+impl WorkflowInit for PanicInInitWorkflow {
+    fn init(_ctx: &WorkflowContext, _input: &()) -> Self {
+        panic!("hostile workflow panicked on purpose in init")
+    }
+}
+
 impl Workflow for PanicInInitWorkflow {
     type Input = ();
     type Output = String;
     const DEFINITION: WorkflowDefinition<(), String> =
         WorkflowDefinition::new("PanicInInitWorkflow");
-
-    fn init(_ctx: &WorkflowContext, _input: &()) -> Self {
-        panic!("hostile workflow panicked on purpose in init")
-    }
 
     async fn run(self: Rc<Self>, _ctx: WorkflowContext, _input: ()) -> WorkflowResult<String> {
         Ok("unreachable: init panicked".to_owned())
@@ -328,17 +328,19 @@ const BOOM: QueryDefinition<(), String> = QueryDefinition::new("boom");
 const HUGE: QueryDefinition<(), String> = QueryDefinition::new("huge");
 const FINISH: SignalDefinition<()> = SignalDefinition::new("finish");
 
-impl Workflow for PanicInQueryWorkflow {
-    type Input = ();
-    type Output = String;
-    const DEFINITION: WorkflowDefinition<(), String> =
-        WorkflowDefinition::new("PanicInQueryWorkflow");
-
+impl WorkflowInit for PanicInQueryWorkflow {
     fn init(_ctx: &WorkflowContext, _input: &()) -> Self {
         PanicInQueryWorkflow {
             finished: Cell::new(false),
         }
     }
+}
+
+impl Workflow for PanicInQueryWorkflow {
+    type Input = ();
+    type Output = String;
+    const DEFINITION: WorkflowDefinition<(), String> =
+        WorkflowDefinition::new("PanicInQueryWorkflow");
 
     fn handlers(handlers: &mut Handlers<Self>) {
         handlers

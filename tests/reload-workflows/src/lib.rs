@@ -18,9 +18,11 @@ const VARIANT: &str = if cfg!(feature = "v3") {
 
 /// Sleeps for its input (milliseconds), then returns [`VARIANT`]. The tests serve it
 /// under the pinned policy.
+#[derive(Default)]
 pub struct PinnedCountdown;
 
 /// The same, served under the auto-upgrade policy.
+#[derive(Default)]
 pub struct UpgradingCountdown;
 
 async fn countdown(ctx: &WorkflowContext, millis: u64) -> WorkflowResult<String> {
@@ -36,10 +38,6 @@ impl Workflow for PinnedCountdown {
     type Output = String;
     const DEFINITION: WorkflowDefinition<u64, String> = WorkflowDefinition::new("PinnedCountdown");
 
-    fn init(_ctx: &WorkflowContext, _millis: &u64) -> Self {
-        Self
-    }
-
     async fn run(self: Rc<Self>, ctx: WorkflowContext, millis: u64) -> WorkflowResult<String> {
         countdown(&ctx, millis).await
     }
@@ -50,10 +48,6 @@ impl Workflow for UpgradingCountdown {
     type Output = String;
     const DEFINITION: WorkflowDefinition<u64, String> =
         WorkflowDefinition::new("UpgradingCountdown");
-
-    fn init(_ctx: &WorkflowContext, _millis: &u64) -> Self {
-        Self
-    }
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, millis: u64) -> WorkflowResult<String> {
         countdown(&ctx, millis).await

@@ -9,9 +9,10 @@ use saga_declarations::{
     TRIP_FAILED, TRIP_WORKFLOW, Trip, TripBooked, TripFailed,
 };
 use sandglass_host::history::history_from_json;
+use sandglass_host::sandbox::{Sandbox, WorkflowModule};
 use sandglass_host::{
-    ActivityContext, ActivityError, History, ReplayError, Replayer, Sandbox, Worker,
-    WorkflowModule, WorkflowOptions, WorkflowResultError,
+    ActivityContext, ActivityFailure, History, ReplayError, Replayer, Worker, WorkflowOptions,
+    WorkflowResultError,
 };
 use sandglass_tests::{RunningWorker, TestEnv, component, workspace_dir};
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
@@ -122,12 +123,15 @@ async fn the_saga_example_books_a_trip_and_compensates_a_failed_one() {
 
 /// A flight booking that never answers: it heartbeats until it is cancelled or the
 /// worker shuts down, so the test can cancel the trip while it runs.
-async fn book_flight_forever(ctx: ActivityContext, _trip: Trip) -> Result<Booking, ActivityError> {
+async fn book_flight_forever(
+    ctx: ActivityContext,
+    _trip: Trip,
+) -> Result<Booking, ActivityFailure> {
     loop {
         ctx.heartbeat(&());
         tokio::select! {
-            () = ctx.cancelled() => return Err(ActivityError::cancelled()),
-            () = ctx.worker_shutdown() => return Err(ActivityError::cancelled()),
+            () = ctx.cancelled() => return Err(ActivityFailure::cancelled()),
+            () = ctx.worker_shutdown() => return Err(ActivityFailure::cancelled()),
             () = tokio::time::sleep(Duration::from_millis(100)) => {}
         }
     }

@@ -26,6 +26,7 @@ const ADD_AFTER_TIMER: UpdateDefinition<i64, i64> = UpdateDefinition::new("add_a
 
 /// A running total changed by signals and updates, read by a query; finishes on the
 /// `finish` signal once no handler is running, returning the total.
+#[derive(Default)]
 pub struct MessagesWorkflow {
     total: Cell<i64>,
     finished: Cell<bool>,
@@ -35,13 +36,6 @@ impl Workflow for MessagesWorkflow {
     type Input = ();
     type Output = i64;
     const DEFINITION: WorkflowDefinition<(), i64> = WorkflowDefinition::new("MessagesWorkflow");
-
-    fn init(_ctx: &WorkflowContext, _input: &()) -> Self {
-        MessagesWorkflow {
-            total: Cell::new(0),
-            finished: Cell::new(false),
-        }
-    }
 
     fn handlers(handlers: &mut Handlers<Self>) {
         handlers
@@ -99,6 +93,7 @@ const PYTHON_DEEP_FAILURE: WorkflowDefinition<String, String> =
     WorkflowDefinition::new("PythonDeepFailureWorkflow");
 
 /// Runs a child workflow (Sandglass or Python) and returns what it said.
+#[derive(Default)]
 pub struct ParentWorkflow;
 
 impl Workflow for ParentWorkflow {
@@ -106,10 +101,6 @@ impl Workflow for ParentWorkflow {
     type Output = String;
     const DEFINITION: WorkflowDefinition<ParentInput, String> =
         WorkflowDefinition::new("ParentWorkflow");
-
-    fn init(_ctx: &WorkflowContext, _input: &ParentInput) -> Self {
-        ParentWorkflow
-    }
 
     async fn run(
         self: Rc<Self>,
@@ -145,16 +136,13 @@ impl Workflow for ParentWorkflow {
 }
 
 /// A child: greets, naming its parent.
+#[derive(Default)]
 pub struct ChildWorkflow;
 
 impl Workflow for ChildWorkflow {
     type Input = String;
     type Output = String;
     const DEFINITION: WorkflowDefinition<String, String> = CHILD;
-
-    fn init(_ctx: &WorkflowContext, _name: &String) -> Self {
-        ChildWorkflow
-    }
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, name: String) -> WorkflowResult<String> {
         let parent = ctx
@@ -167,6 +155,7 @@ impl Workflow for ChildWorkflow {
 }
 
 /// Continues as new `n` times, then reports how it got there.
+#[derive(Default)]
 pub struct CountdownWorkflow;
 
 impl Workflow for CountdownWorkflow {
@@ -174,10 +163,6 @@ impl Workflow for CountdownWorkflow {
     type Output = String;
     const DEFINITION: WorkflowDefinition<u32, String> =
         WorkflowDefinition::new("CountdownWorkflow");
-
-    fn init(_ctx: &WorkflowContext, _n: &u32) -> Self {
-        CountdownWorkflow
-    }
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, n: u32) -> WorkflowResult<String> {
         if n > 0 {
@@ -194,6 +179,7 @@ impl Workflow for CountdownWorkflow {
 
 /// Waits an hour; cancelled, it runs a cleanup activity that cancellation cannot reach,
 /// then ends as cancelled.
+#[derive(Default)]
 pub struct CancellableWorkflow;
 
 impl Workflow for CancellableWorkflow {
@@ -201,10 +187,6 @@ impl Workflow for CancellableWorkflow {
     type Output = String;
     const DEFINITION: WorkflowDefinition<(), String> =
         WorkflowDefinition::new("CancellableWorkflow");
-
-    fn init(_ctx: &WorkflowContext, _input: &()) -> Self {
-        CancellableWorkflow
-    }
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, _input: ()) -> WorkflowResult<String> {
         match ctx.sleep(Duration::from_secs(3600)).await {
@@ -222,16 +204,13 @@ impl Workflow for CancellableWorkflow {
 }
 
 /// The code before a patch: greets "old".
+#[derive(Default)]
 pub struct PrePatchWorkflow;
 
 impl Workflow for PrePatchWorkflow {
     type Input = ();
     type Output = String;
     const DEFINITION: WorkflowDefinition<(), String> = WorkflowDefinition::new("PrePatchWorkflow");
-
-    fn init(_ctx: &WorkflowContext, _input: &()) -> Self {
-        PrePatchWorkflow
-    }
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, _input: ()) -> WorkflowResult<String> {
         Ok(ctx
@@ -241,16 +220,13 @@ impl Workflow for PrePatchWorkflow {
 }
 
 /// The same workflow after the patch: new runs greet "new", old histories replay.
+#[derive(Default)]
 pub struct PatchedWorkflow;
 
 impl Workflow for PatchedWorkflow {
     type Input = ();
     type Output = String;
     const DEFINITION: WorkflowDefinition<(), String> = WorkflowDefinition::new("PatchedWorkflow");
-
-    fn init(_ctx: &WorkflowContext, _input: &()) -> Self {
-        PatchedWorkflow
-    }
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, _input: ()) -> WorkflowResult<String> {
         let name = if ctx.patched("greet-new") {
@@ -265,6 +241,7 @@ impl Workflow for PatchedWorkflow {
 }
 
 /// Signals `add` with 5 to the workflow with the given id, then `finish`.
+#[derive(Default)]
 pub struct SignalOtherWorkflow;
 
 impl Workflow for SignalOtherWorkflow {
@@ -272,10 +249,6 @@ impl Workflow for SignalOtherWorkflow {
     type Output = ();
     const DEFINITION: WorkflowDefinition<String, ()> =
         WorkflowDefinition::new("SignalOtherWorkflow");
-
-    fn init(_ctx: &WorkflowContext, _target: &String) -> Self {
-        SignalOtherWorkflow
-    }
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, target: String) -> WorkflowResult<()> {
         let other = ctx.external_workflow(target, None);
@@ -286,16 +259,13 @@ impl Workflow for SignalOtherWorkflow {
 }
 
 /// Upserts the `SandglassStage` search attribute and a memo field, then reads both back.
+#[derive(Default)]
 pub struct UpsertWorkflow;
 
 impl Workflow for UpsertWorkflow {
     type Input = ();
     type Output = String;
     const DEFINITION: WorkflowDefinition<(), String> = WorkflowDefinition::new("UpsertWorkflow");
-
-    fn init(_ctx: &WorkflowContext, _input: &()) -> Self {
-        UpsertWorkflow
-    }
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, _input: ()) -> WorkflowResult<String> {
         ctx.upsert_search_attributes(&[("SandglassStage", "shipped")]);
@@ -311,6 +281,7 @@ impl Workflow for UpsertWorkflow {
 
 /// Asks the workflow with the given id to cancel, and returns once the server has
 /// recorded the request.
+#[derive(Default)]
 pub struct CancelOtherWorkflow;
 
 impl Workflow for CancelOtherWorkflow {
@@ -318,10 +289,6 @@ impl Workflow for CancelOtherWorkflow {
     type Output = ();
     const DEFINITION: WorkflowDefinition<String, ()> =
         WorkflowDefinition::new("CancelOtherWorkflow");
-
-    fn init(_ctx: &WorkflowContext, _target: &String) -> Self {
-        CancelOtherWorkflow
-    }
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, target: String) -> WorkflowResult<()> {
         ctx.external_workflow(target, None)

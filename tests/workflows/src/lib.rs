@@ -29,6 +29,7 @@ pub struct RemoteGreeting {
 }
 
 /// Runs `greet` on another task queue, e.g. one served by a Python worker.
+#[derive(Default)]
 pub struct RemoteGreetingWorkflow;
 
 impl Workflow for RemoteGreetingWorkflow {
@@ -36,10 +37,6 @@ impl Workflow for RemoteGreetingWorkflow {
     type Output = String;
     const DEFINITION: WorkflowDefinition<RemoteGreeting, String> =
         WorkflowDefinition::new("RemoteGreetingWorkflow");
-
-    fn init(_ctx: &WorkflowContext, _input: &RemoteGreeting) -> Self {
-        Self
-    }
 
     async fn run(
         self: Rc<Self>,
@@ -55,6 +52,7 @@ impl Workflow for RemoteGreetingWorkflow {
 }
 
 /// Calls an activity no worker registered, with a single attempt.
+#[derive(Default)]
 pub struct UnregisteredActivityWorkflow;
 
 impl Workflow for UnregisteredActivityWorkflow {
@@ -62,10 +60,6 @@ impl Workflow for UnregisteredActivityWorkflow {
     type Output = String;
     const DEFINITION: WorkflowDefinition<String, String> =
         WorkflowDefinition::new("UnregisteredActivityWorkflow");
-
-    fn init(_ctx: &WorkflowContext, _input: &String) -> Self {
-        Self
-    }
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, input: String) -> WorkflowResult<String> {
         let options = ActivityOptions {
@@ -81,6 +75,7 @@ impl Workflow for UnregisteredActivityWorkflow {
 
 /// Sleeps on a durable timer, then reports workflow time before and after, and a
 /// random number drawn from the run's seed.
+#[derive(Default)]
 pub struct TimerWorkflow;
 
 #[derive(Serialize, Deserialize)]
@@ -94,10 +89,6 @@ impl Workflow for TimerWorkflow {
     type Output = TimerReport;
     const DEFINITION: WorkflowDefinition<u64, TimerReport> =
         WorkflowDefinition::new("TimerWorkflow");
-
-    fn init(_ctx: &WorkflowContext, _input: &u64) -> Self {
-        Self
-    }
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, millis: u64) -> WorkflowResult<TimerReport> {
         let before = ctx.now();
@@ -139,6 +130,7 @@ pub struct DeterminismReport {
 /// durable timer of `millis`, prints them, and seals them into the id of a `greet`
 /// activity: replaying the history checks that id, so a replay that saw different values
 /// would be reported as nondeterministic.
+#[derive(Default)]
 pub struct StdDeterminismWorkflow;
 
 impl Workflow for StdDeterminismWorkflow {
@@ -146,10 +138,6 @@ impl Workflow for StdDeterminismWorkflow {
     type Output = DeterminismReport;
     const DEFINITION: WorkflowDefinition<u64, DeterminismReport> =
         WorkflowDefinition::new("StdDeterminismWorkflow");
-
-    fn init(_ctx: &WorkflowContext, _input: &u64) -> Self {
-        Self
-    }
 
     async fn run(
         self: Rc<Self>,
@@ -206,6 +194,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 
 /// Claims to be the greeting example's `GreetingWorkflow` but sleeps before calling the
 /// activity: replaying a real greeting history against it must report nondeterminism.
+#[derive(Default)]
 pub struct ChangedGreetingWorkflow;
 
 impl Workflow for ChangedGreetingWorkflow {
@@ -213,10 +202,6 @@ impl Workflow for ChangedGreetingWorkflow {
     type Output = String;
     const DEFINITION: WorkflowDefinition<String, String> =
         WorkflowDefinition::new("GreetingWorkflow");
-
-    fn init(_ctx: &WorkflowContext, _input: &String) -> Self {
-        Self
-    }
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, name: String) -> WorkflowResult<String> {
         ctx.sleep(Duration::from_secs(1)).await?;
@@ -245,6 +230,7 @@ fn quick_retries(maximum_attempts: u32) -> Option<RetryPolicy> {
 
 /// Calls `flaky_until_third` with quick retries and returns its result (the attempt
 /// that succeeded).
+#[derive(Default)]
 pub struct ActivityRetryWorkflow;
 
 impl Workflow for ActivityRetryWorkflow {
@@ -252,10 +238,6 @@ impl Workflow for ActivityRetryWorkflow {
     type Output = u32;
     const DEFINITION: WorkflowDefinition<(), u32> =
         WorkflowDefinition::new("ActivityRetryWorkflow");
-
-    fn init(_ctx: &WorkflowContext, _input: &()) -> Self {
-        Self
-    }
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, _input: ()) -> WorkflowResult<u32> {
         let options = ActivityOptions {
@@ -267,6 +249,7 @@ impl Workflow for ActivityRetryWorkflow {
 }
 
 /// Calls `fails_non_retryable` with a policy that would retry, and propagates its error.
+#[derive(Default)]
 pub struct NonRetryableActivityWorkflow;
 
 impl Workflow for NonRetryableActivityWorkflow {
@@ -274,10 +257,6 @@ impl Workflow for NonRetryableActivityWorkflow {
     type Output = u32;
     const DEFINITION: WorkflowDefinition<(), u32> =
         WorkflowDefinition::new("NonRetryableActivityWorkflow");
-
-    fn init(_ctx: &WorkflowContext, _input: &()) -> Self {
-        Self
-    }
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, _input: ()) -> WorkflowResult<u32> {
         let options = ActivityOptions {
@@ -291,6 +270,7 @@ impl Workflow for NonRetryableActivityWorkflow {
 }
 
 /// Calls `heartbeat_then_stall` with a 1 s heartbeat timeout and quick retries.
+#[derive(Default)]
 pub struct HeartbeatResumeWorkflow;
 
 impl Workflow for HeartbeatResumeWorkflow {
@@ -298,10 +278,6 @@ impl Workflow for HeartbeatResumeWorkflow {
     type Output = u32;
     const DEFINITION: WorkflowDefinition<(), u32> =
         WorkflowDefinition::new("HeartbeatResumeWorkflow");
-
-    fn init(_ctx: &WorkflowContext, _input: &()) -> Self {
-        Self
-    }
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, _input: ()) -> WorkflowResult<u32> {
         let options = ActivityOptions {
@@ -316,6 +292,7 @@ impl Workflow for HeartbeatResumeWorkflow {
 }
 
 /// Starts `count` `pool_probe` activities at once, then awaits them in turn.
+#[derive(Default)]
 pub struct ActivityFanOutWorkflow;
 
 impl Workflow for ActivityFanOutWorkflow {
@@ -323,10 +300,6 @@ impl Workflow for ActivityFanOutWorkflow {
     type Output = Vec<u32>;
     const DEFINITION: WorkflowDefinition<u32, Vec<u32>> =
         WorkflowDefinition::new("ActivityFanOutWorkflow");
-
-    fn init(_ctx: &WorkflowContext, _input: &u32) -> Self {
-        Self
-    }
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, count: u32) -> WorkflowResult<Vec<u32>> {
         let started: Vec<_> = (0..count)
@@ -358,6 +331,7 @@ pub struct CancelReport {
 
 /// Starts `heartbeat_until_cancelled`, waits the given milliseconds of workflow time,
 /// cancels it and waits until the activity confirms (`WaitCancellationCompleted`).
+#[derive(Default)]
 pub struct CancelActivityWorkflow;
 
 impl Workflow for CancelActivityWorkflow {
@@ -365,10 +339,6 @@ impl Workflow for CancelActivityWorkflow {
     type Output = CancelReport;
     const DEFINITION: WorkflowDefinition<u64, CancelReport> =
         WorkflowDefinition::new("CancelActivityWorkflow");
-
-    fn init(_ctx: &WorkflowContext, _input: &u64) -> Self {
-        Self
-    }
 
     async fn run(
         self: Rc<Self>,
@@ -400,6 +370,7 @@ impl Workflow for CancelActivityWorkflow {
 /// Runs `local_flaky` as a local activity, retrying every 1.5 s for up to 3 attempts;
 /// with `true`, a 1 s local retry threshold makes each retry wait on a workflow timer,
 /// otherwise core waits in the worker. Returns the activity's result.
+#[derive(Default)]
 pub struct LocalActivityWorkflow;
 
 impl Workflow for LocalActivityWorkflow {
@@ -407,10 +378,6 @@ impl Workflow for LocalActivityWorkflow {
     type Output = u32;
     const DEFINITION: WorkflowDefinition<bool, u32> =
         WorkflowDefinition::new("LocalActivityWorkflow");
-
-    fn init(_ctx: &WorkflowContext, _input: &bool) -> Self {
-        Self
-    }
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, timer_backoff: bool) -> WorkflowResult<u32> {
         let options = LocalActivityOptions {
@@ -436,16 +403,13 @@ use api::{
 
 /// Computes for `rounds` rounds of a hash before returning, in one activation: a healthy
 /// workflow that needs real CPU time, for the deadline's tests.
+#[derive(Default)]
 pub struct BusyWorkflow;
 
 impl Workflow for BusyWorkflow {
     type Input = u64;
     type Output = String;
     const DEFINITION: WorkflowDefinition<u64, String> = WorkflowDefinition::new("BusyWorkflow");
-
-    fn init(_ctx: &WorkflowContext, _rounds: &u64) -> Self {
-        BusyWorkflow
-    }
 
     async fn run(self: Rc<Self>, _ctx: WorkflowContext, rounds: u64) -> WorkflowResult<String> {
         let mut state = 0x9E37_79B9_7F4A_7C15u64;

@@ -27,11 +27,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use sandglass_bench::args::Args;
 use sandglass_host::reload::ModuleStore;
+use sandglass_host::reload::ReloadOptions;
 use sandglass_host::sandbox::CodeCache;
+use sandglass_host::sandbox::{Sandbox, SandboxLimits, WorkflowModule};
 use sandglass_host::testing::DevServer;
 use sandglass_host::{
-    Client, ConnectionSettings, ReloadOptions, Sandbox, SandboxLimits, Worker, WorkerOptions,
-    WorkflowDefinition, WorkflowModule, WorkflowOptions,
+    Client, ConnectionSettings, Worker, WorkerOptions, WorkflowDefinition, WorkflowOptions,
 };
 use tokio::task::JoinHandle;
 
@@ -210,11 +211,10 @@ impl Bench {
     }
 
     async fn start(&self) -> anyhow::Result<Running> {
-        let mut options = WorkerOptions::default();
-        options.code_cache = Some(CodeCache::new(&self.cache));
-        let mut reload = ReloadOptions::default();
-        reload.scan_interval = None;
-        reload.module_store = Some(ModuleStore::new(&self.store));
+        let options = WorkerOptions::default().with_code_cache(Some(CodeCache::new(&self.cache)));
+        let reload = ReloadOptions::default()
+            .with_scan_interval(None)
+            .with_module_store(Some(ModuleStore::new(&self.store)));
         let worker = Worker::builder(self.client.clone(), self.task_queue.clone())
             .workflow_dir(&self.dir)
             .options(options)

@@ -8,7 +8,8 @@ use std::time::Instant;
 use anyhow::Context;
 use prost::Message;
 use sandglass_bench::args::Args;
-use sandglass_host::{History, Replayer, Sandbox, WorkflowModule};
+use sandglass_host::sandbox::{Sandbox, WorkflowModule};
+use sandglass_host::{History, Replayer};
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -42,9 +42,9 @@ async fn run() -> anyhow::Result<()> {
     let client = Client::connect(ConnectionSettings::default().with_address(address))
         .await
         .context("connect")?;
-    let mut options = WorkerOptions::default();
-    options.max_cached_workflows = max_cached;
-    options.activity_threads = 100;
+    let options = WorkerOptions::default()
+        .with_max_cached_workflows(max_cached)
+        .with_activity_threads(100);
     let mut builder = Worker::builder(client, task_queue)
         .sync_activity(GREET, |_ctx, name: String| Ok(greet(name)))
         .options(options);

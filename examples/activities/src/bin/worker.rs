@@ -22,9 +22,9 @@ async fn main() -> std::process::ExitCode {
 async fn run() -> anyhow::Result<()> {
     let component = workflow_component()?;
     let client = Client::connect(ConnectionSettings::from_env()).await?;
-    let mut options = WorkerOptions::default();
-    options.activity_threads = 8;
-    options.graceful_shutdown_period = Some(Duration::from_secs(10));
+    let options = WorkerOptions::default()
+        .with_activity_threads(8)
+        .with_graceful_shutdown_period(Duration::from_secs(10));
     let worker = worker_builder(client, component)
         .options(options)
         .build()

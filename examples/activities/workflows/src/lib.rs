@@ -7,24 +7,19 @@ use std::time::Duration;
 use activities_example_declarations::{
     CHECKSUM, FETCH_CHUNKS, REPORT_WORKFLOW, ReportSummary, UPLOAD,
 };
-use sandglass::{
-    ActivityCancellationType, ActivityOptions, LocalActivityOptions, RetryPolicy, Workflow,
-    WorkflowContext, WorkflowDefinition, WorkflowResult,
-};
+use sandglass::prelude::*;
+use sandglass::{ActivityCancellationType, LocalActivityOptions, RetryPolicy};
 
 /// How long the upload may take before the workflow cancels it.
 const UPLOAD_DEADLINE: Duration = Duration::from_secs(3);
 
+#[derive(Default)]
 pub struct ReportWorkflow;
 
 impl Workflow for ReportWorkflow {
     type Input = u32;
     type Output = ReportSummary;
     const DEFINITION: WorkflowDefinition<u32, ReportSummary> = REPORT_WORKFLOW;
-
-    fn init(_ctx: &WorkflowContext, _chunks: &u32) -> Self {
-        ReportWorkflow
-    }
 
     async fn run(
         self: Rc<Self>,

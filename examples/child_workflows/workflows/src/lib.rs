@@ -9,25 +9,20 @@ use child_workflows_declarations::{
     BOOK_SHIPMENT, BatchSummary, EXPEDITE, ORDER_BATCH_WORKFLOW, Order, OrderBatch,
     SHIP_ORDER_WORKFLOW, Shipment, ShipmentRequest,
 };
-use sandglass::{
-    ActivityOptions, ChildWorkflowOptions, Handlers, ParentClosePolicy, Workflow, WorkflowContext,
-    WorkflowDefinition, WorkflowError, WorkflowResult, join_all,
-};
+use sandglass::prelude::*;
+use sandglass::{ChildWorkflowOptions, ParentClosePolicy, join_all};
 
 /// How long a child holds its order for an `expedite` signal before shipping by ground.
 /// The parent signals within milliseconds of the start, so this is a wide margin.
 const HOLD: Duration = Duration::from_secs(2);
 
+#[derive(Default)]
 pub struct OrderBatchWorkflow;
 
 impl Workflow for OrderBatchWorkflow {
     type Input = OrderBatch;
     type Output = BatchSummary;
     const DEFINITION: WorkflowDefinition<OrderBatch, BatchSummary> = ORDER_BATCH_WORKFLOW;
-
-    fn init(_ctx: &WorkflowContext, _batch: &OrderBatch) -> Self {
-        OrderBatchWorkflow
-    }
 
     async fn run(
         self: Rc<Self>,
@@ -93,6 +88,7 @@ fn child_options(ctx: &WorkflowContext, order: &Order) -> ChildWorkflowOptions {
 }
 
 /// Ships one order: holds it for [`HOLD`] in case it is expedited, then books it.
+#[derive(Default)]
 pub struct ShipOrderWorkflow {
     expedited: Cell<bool>,
 }
@@ -101,12 +97,6 @@ impl Workflow for ShipOrderWorkflow {
     type Input = Order;
     type Output = Shipment;
     const DEFINITION: WorkflowDefinition<Order, Shipment> = SHIP_ORDER_WORKFLOW;
-
-    fn init(_ctx: &WorkflowContext, _order: &Order) -> Self {
-        ShipOrderWorkflow {
-            expedited: Cell::new(false),
-        }
-    }
 
     fn handlers(handlers: &mut Handlers<Self>) {
         handlers.signal(EXPEDITE, |workflow, _ctx, ()| workflow.expedited.set(true));

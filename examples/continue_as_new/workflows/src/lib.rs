@@ -8,20 +8,15 @@ use std::time::Duration;
 use continue_as_new_declarations::{
     BATCH_PROCESSOR_WORKFLOW, Batch, PROCESS_BATCH, ProcessorInput, Progress,
 };
-use sandglass::{
-    ActivityOptions, Workflow, WorkflowContext, WorkflowDefinition, WorkflowError, WorkflowResult,
-};
+use sandglass::prelude::*;
 
+#[derive(Default)]
 pub struct BatchProcessorWorkflow;
 
 impl Workflow for BatchProcessorWorkflow {
     type Input = ProcessorInput;
     type Output = Progress;
     const DEFINITION: WorkflowDefinition<ProcessorInput, Progress> = BATCH_PROCESSOR_WORKFLOW;
-
-    fn init(_ctx: &WorkflowContext, _input: &ProcessorInput) -> Self {
-        BatchProcessorWorkflow
-    }
 
     async fn run(
         self: Rc<Self>,

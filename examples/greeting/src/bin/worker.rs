@@ -22,8 +22,7 @@ async fn run() -> anyhow::Result<()> {
     let client = Client::connect(ConnectionSettings::from_env()).await?;
 
     // The seed's `ThreadPoolExecutor(max_workers=100)` for sync activities.
-    let mut options = WorkerOptions::default();
-    options.activity_threads = 100;
+    let options = WorkerOptions::default().with_activity_threads(100);
 
     let worker = Worker::builder(client, TASK_QUEUE)
         .workflow_module(component)

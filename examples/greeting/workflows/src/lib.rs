@@ -19,19 +19,16 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use greeting_activities::{GREET, GREETING_WORKFLOW};
-use sandglass::{ActivityOptions, Workflow, WorkflowContext, WorkflowDefinition, WorkflowResult};
+use sandglass::prelude::*;
 
 /// Greets someone by name, through the `greet` activity that the worker runs natively.
+#[derive(Default)]
 pub struct GreetingWorkflow;
 
 impl Workflow for GreetingWorkflow {
     type Input = String;
     type Output = String;
     const DEFINITION: WorkflowDefinition<String, String> = GREETING_WORKFLOW;
-
-    fn init(_ctx: &WorkflowContext, _name: &String) -> Self {
-        GreetingWorkflow
-    }
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, name: String) -> WorkflowResult<String> {
         let options = ActivityOptions::start_to_close(Duration::from_secs(30));

@@ -7,7 +7,7 @@ use std::time::Duration;
 use hot_reload_declarations::{
     COMPOSE, Composition, GreetingRequest, PINNED_GREETING, UPGRADING_GREETING,
 };
-use sandglass::{ActivityOptions, Workflow, WorkflowContext, WorkflowDefinition, WorkflowResult};
+use sandglass::prelude::*;
 
 const SALUTATION: &str = if cfg!(feature = "v2") {
     "Hi there"
@@ -25,16 +25,13 @@ async fn greet(ctx: &WorkflowContext, request: GreetingRequest) -> WorkflowResul
     Ok(ctx.execute_activity(COMPOSE, composition, options).await?)
 }
 
+#[derive(Default)]
 pub struct PinnedGreeting;
 
 impl Workflow for PinnedGreeting {
     type Input = GreetingRequest;
     type Output = String;
     const DEFINITION: WorkflowDefinition<GreetingRequest, String> = PINNED_GREETING;
-
-    fn init(_ctx: &WorkflowContext, _request: &GreetingRequest) -> Self {
-        Self
-    }
 
     async fn run(
         self: Rc<Self>,
@@ -45,16 +42,13 @@ impl Workflow for PinnedGreeting {
     }
 }
 
+#[derive(Default)]
 pub struct UpgradingGreeting;
 
 impl Workflow for UpgradingGreeting {
     type Input = GreetingRequest;
     type Output = String;
     const DEFINITION: WorkflowDefinition<GreetingRequest, String> = UPGRADING_GREETING;
-
-    fn init(_ctx: &WorkflowContext, _request: &GreetingRequest) -> Self {
-        Self
-    }
 
     async fn run(
         self: Rc<Self>,

@@ -11,10 +11,7 @@ use message_passing_declarations::{
     APPROVE, CALL_GREETING_SERVICE, GET_LANGUAGE, GET_LANGUAGES, GREETING_WORKFLOW, Language,
     SET_LANGUAGE, SET_LANGUAGE_USING_ACTIVITY,
 };
-use sandglass::{
-    ActivityOptions, Handlers, Workflow, WorkflowContext, WorkflowDefinition, WorkflowError,
-    WorkflowResult,
-};
+use sandglass::prelude::*;
 
 pub struct GreetingWorkflow {
     approved_for_release: Cell<bool>,
@@ -33,11 +30,7 @@ impl GreetingWorkflow {
     }
 }
 
-impl Workflow for GreetingWorkflow {
-    type Input = ();
-    type Output = String;
-    const DEFINITION: WorkflowDefinition<(), String> = GREETING_WORKFLOW;
-
+impl WorkflowInit for GreetingWorkflow {
     fn init(_ctx: &WorkflowContext, _input: &()) -> Self {
         GreetingWorkflow {
             approved_for_release: Cell::new(false),
@@ -49,6 +42,12 @@ impl Workflow for GreetingWorkflow {
             ])),
         }
     }
+}
+
+impl Workflow for GreetingWorkflow {
+    type Input = ();
+    type Output = String;
+    const DEFINITION: WorkflowDefinition<(), String> = GREETING_WORKFLOW;
 
     fn handlers(handlers: &mut Handlers<Self>) {
         handlers

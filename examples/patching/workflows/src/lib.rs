@@ -10,22 +10,19 @@ use patching_declarations::{
     CHARGE, ORDER_WORKFLOW, Order, OrderResult, SEND_RECEIPT, SEND_RECEIPT_PATCH, SHIP,
     UNPATCHED_ORDER_WORKFLOW,
 };
-use sandglass::{ActivityOptions, Workflow, WorkflowContext, WorkflowDefinition, WorkflowResult};
+use sandglass::prelude::*;
 
 fn options() -> ActivityOptions {
     ActivityOptions::start_to_close(Duration::from_secs(10))
 }
 
+#[derive(Default)]
 pub struct OrderWorkflow;
 
 impl Workflow for OrderWorkflow {
     type Input = Order;
     type Output = OrderResult;
     const DEFINITION: WorkflowDefinition<Order, OrderResult> = ORDER_WORKFLOW;
-
-    fn init(_ctx: &WorkflowContext, _order: &Order) -> Self {
-        OrderWorkflow
-    }
 
     async fn run(
         self: Rc<Self>,
@@ -60,16 +57,13 @@ impl Workflow for OrderWorkflow {
 /// The same change made the wrong way, without `patched`: a run that scheduled `ship`
 /// right after `charge` would now replay into `send_receipt` and fail with a
 /// nondeterminism error. Never deploy this; it is here for the example's test.
+#[derive(Default)]
 pub struct UnpatchedOrderWorkflow;
 
 impl Workflow for UnpatchedOrderWorkflow {
     type Input = Order;
     type Output = OrderResult;
     const DEFINITION: WorkflowDefinition<Order, OrderResult> = UNPATCHED_ORDER_WORKFLOW;
-
-    fn init(_ctx: &WorkflowContext, _order: &Order) -> Self {
-        UnpatchedOrderWorkflow
-    }
 
     async fn run(
         self: Rc<Self>,

@@ -7,21 +7,16 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use saga_declarations::{Booking, Step, TRIP_FAILED, TRIP_WORKFLOW, Trip, TripBooked, TripFailed};
-use sandglass::{
-    ActivityError, ActivityOptions, RetryPolicy, Workflow, WorkflowContext, WorkflowDefinition,
-    WorkflowError, WorkflowResult,
-};
+use sandglass::prelude::*;
+use sandglass::{ActivityError, RetryPolicy};
 
+#[derive(Default)]
 pub struct TripWorkflow;
 
 impl Workflow for TripWorkflow {
     type Input = Trip;
     type Output = TripBooked;
     const DEFINITION: WorkflowDefinition<Trip, TripBooked> = TRIP_WORKFLOW;
-
-    fn init(_ctx: &WorkflowContext, _trip: &Trip) -> Self {
-        TripWorkflow
-    }
 
     async fn run(self: Rc<Self>, ctx: WorkflowContext, trip: Trip) -> WorkflowResult<TripBooked> {
         // The compensations, as the bookings they undo: one per step that succeeded.

@@ -6,10 +6,8 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use sandglass::{
-    ActivityCancellationType, ActivityOptions, Either, Handlers, Workflow, WorkflowContext,
-    WorkflowDefinition, WorkflowResult, select,
-};
+use sandglass::prelude::*;
+use sandglass::{ActivityCancellationType, Either, select};
 use timers_declarations::{
     ACKNOWLEDGE, CALL_ON_CALL, Outcome, POST_REMINDER, REMINDER_WORKFLOW, Reminder, STAGE, Stage,
     WITHDRAW_REMINDER,
@@ -20,17 +18,19 @@ pub struct ReminderWorkflow {
     stage: Cell<Stage>,
 }
 
-impl Workflow for ReminderWorkflow {
-    type Input = Reminder;
-    type Output = Outcome;
-    const DEFINITION: WorkflowDefinition<Reminder, Outcome> = REMINDER_WORKFLOW;
-
+impl WorkflowInit for ReminderWorkflow {
     fn init(_ctx: &WorkflowContext, _reminder: &Reminder) -> Self {
         ReminderWorkflow {
             acknowledged_by: RefCell::new(None),
             stage: Cell::new(Stage::Posting),
         }
     }
+}
+
+impl Workflow for ReminderWorkflow {
+    type Input = Reminder;
+    type Output = Outcome;
+    const DEFINITION: WorkflowDefinition<Reminder, Outcome> = REMINDER_WORKFLOW;
 
     fn handlers(handlers: &mut Handlers<Self>) {
         handlers

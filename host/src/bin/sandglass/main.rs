@@ -1,6 +1,7 @@
 //! `sandglass`: run and inspect Sandglass workflow modules.
 
 mod dev;
+mod dev_server;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,11 +10,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sandglass_host::history::history_from_json;
+use sandglass_host::reload::{ReloadOptions, VersioningPolicy};
 use sandglass_host::sandbox::{CodeCache, ModuleError, escape_controls};
-use sandglass_host::{
-    Client, ConnectionSettings, ReloadOptions, ReplayError, Replayer, Sandbox, SandboxLimits,
-    VersioningPolicy, Worker, WorkflowModule,
-};
+use sandglass_host::sandbox::{Sandbox, SandboxLimits, WorkflowModule};
+use sandglass_host::{Client, ConnectionSettings, ReplayError, Replayer, Worker};
 
 #[derive(Parser)]
 #[command(
@@ -77,6 +77,13 @@ enum Command {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Run a local Temporal dev server (headless, in memory) until Ctrl-C, unless one
+    /// already answers on the port. Needs the `temporal` CLI on PATH.
+    DevServer {
+        /// Loopback port to serve on.
+        #[arg(long, default_value_t = dev_server::DEFAULT_PORT)]
+        port: u16,
+    },
     /// Print a module's digest, WIT package, workflow types and imports.
     Inspect {
         /// Workflow component file (`.wasm`).
@@ -117,14 +124,17 @@ impl ReloadArgs {
     }
 
     pub(crate) fn options(&self) -> ReloadOptions {
-        let mut options = ReloadOptions::default();
-        options.policy = self.policy;
-        options.policies = self.policy_for.clone();
-        options.deployment_name = self.deployment.clone();
-        options.scan_interval =
-            (self.scan_interval_ms > 0).then(|| Duration::from_millis(self.scan_interval_ms));
-        options.replay_check_limit = self.replay_check_limit;
-        options
+        let options = ReloadOptions::default()
+            .with_policy(self.policy)
+            .with_policies(self.policy_for.clone())
+            .with_scan_interval(
+                (self.scan_interval_ms > 0).then(|| Duration::from_millis(self.scan_interval_ms)),
+            )
+            .with_replay_check_limit(self.replay_check_limit);
+        match &self.deployment {
+            Some(deployment) => options.with_deployment_name(deployment.clone()),
+            None => options,
+        }
     }
 }
 
@@ -140,7 +150,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     // A worker narrates what it serves; one-shot commands print only their answer.
     let default_filter = match cli.command {
-        Command::Worker { .. } | Command::Dev(_) => "info",
+        Command::Worker { .. } | Command::Dev(_) | Command::DevServer { .. } => "info",
         Command::Replay { .. } | Command::Inspect { .. } => "error",
     };
     sandglass_host::logging::init(default_filter);
@@ -217,6 +227,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             worker.run_until_ctrl_c().await?;
         }
         Command::Dev(args) => dev::run(args).await?,
+        Command::DevServer { port } => dev_server::run(port).await?,
         Command::Inspect { module } => {
             let sandbox =
                 Sandbox::with_code_cache(SandboxLimits::default(), CodeCache::default_location())?;
