@@ -12,20 +12,49 @@
 //! - [`Sandbox`](sandbox::Sandbox) — one wasmtime `Engine` and `Linker` per worker, with deterministic
 //!   WASI: the guest's clock is workflow time, its randomness is the run's seed, its
 //!   output goes to the replay-safe log, and it has no env, files or sockets.
-//! - [`WorkflowModule`](sandbox::WorkflowModule) — a compiled component, identified by the digest of its bytes,
-//!   with imports resolved once (`InstancePre`).
+//! - [`WorkflowModule`](sandbox::WorkflowModule) — a compiled component, identified by
+//!   the digest of its bytes, with imports resolved once (`InstancePre`).
 //! - [`WorkflowInstance`](sandbox::WorkflowInstance) — one per workflow run, with its own
 //!   store and memory, cached between workflow tasks and dropped on eviction. Each
 //!   activation runs under a CPU-time deadline and a memory cap, and draws on the
 //!   worker's memory budget (idle runs are evicted when it runs short); everything it
-//!   returns is bounded before core sees it ([`SandboxLimits`](sandbox::SandboxLimits)). A guest that traps,
-//!   loops or overruns fails its workflow task and nothing else.
-//! - Activities — sync functions run on a bounded thread pool (the seed's
+//!   returns is bounded before core sees it
+//!   ([`SandboxLimits`](sandbox::SandboxLimits)). A guest that traps, loops or overruns
+//!   fails its workflow task and nothing else.
+//! - Activities — sync functions run on a bounded thread pool (the Python SDK's
 //!   `ThreadPoolExecutor(max_workers=100)`), async ones on tokio.
 //!
 //! Values cross every boundary as Temporal payloads in the JSON encoding all SDKs share
 //! (`encoding: json/plain`), so Python, Go or TypeScript clients and workers
 //! interoperate with Sandglass ones.
+//!
+//! # How an activation flows
+//!
+//! Core hands the worker one *activation* per workflow task: a run id and a list of jobs
+//! (start, fire timer, resolve activity, signal, query, update, evict …). The workflow
+//! half of a worker (`worker/workflows.rs`) takes it through four steps, each one call
+//! and one walk of the jobs:
+//!
+//! 1. **Route** (`bridge/activation.rs`, `route_activation`): core's jobs become the
+//!    guest's WIT jobs, checked and bounded; the same walk says whether the run is to
+//!    be evicted, the start's workflow type and random seed, and which queries and
+//!    updates the activation carries (`bridge/messages.rs`).
+//! 2. **Run** (`worker/run.rs`, `Run::activate`): the run's cached instance (or a new
+//!    one, for a start or after an eviction) forgets what the jobs resolve, activates
+//!    the guest in the sandbox (`sandbox/instance.rs`) under its CPU deadline, memory
+//!    cap and command limits, and checks what it issues against what is open
+//!    (`bridge/sequence.rs`). Everything the guest returns is bounded on the way out
+//!    (`sandbox/output.rs`), failure chains cut to 32 frames (`failure_chain/`). On a
+//!    blocking thread: a guest never runs on the async threads.
+//! 3. **Convert** (`bridge/commands.rs`, `commands_from_wit`): the guest's commands
+//!    become core's.
+//! 4. **Complete**: the completion (or a workflow task failure naming what went wrong,
+//!    `worker/task_error.rs`) goes back to core, which asks the server for the next task.
+//!
+//! The sandbox sees WIT records only (`wit.rs`); the bridge is the one place that knows
+//! both the WIT records and core's protos. Hot reload (`reload/`) sits on top: each
+//! version it serves is one lane (`worker/lane.rs`), a core worker with its own modules,
+//! through which the same four steps run.
 
 /// `with_*` setters for an options struct whose public fields carry the docs:
 /// `with_field(value)` sets `field`, and `with_field(value)` for a `field: Some(T)` entry

@@ -20,7 +20,7 @@ use sandglass_host::{
     Client, ConnectionSettings, ShutdownHandle, Worker, WorkerBuilder, WorkerError, WorkflowHandle,
 };
 use temporalio_common::protos::temporal::api::failure::v1::Failure;
-use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+use temporalio_common::protos::temporal::api::history::v1::{History, history_event::Attributes};
 use tokio::task::JoinHandle;
 
 /// The workspace root, for building components and finding scripts.
@@ -120,6 +120,17 @@ impl TestEnv {
 
     pub fn address(&self) -> String {
         self.server.address()
+    }
+
+    /// A worker on this server's client, set up by `configure`, running on a
+    /// background task.
+    pub async fn serve(
+        &self,
+        task_queue: &str,
+        configure: impl FnOnce(WorkerBuilder) -> WorkerBuilder,
+    ) -> RunningWorker {
+        let builder = configure(Worker::builder(self.client.clone(), task_queue));
+        RunningWorker::spawn(builder.build().await.expect("build the worker"))
     }
 
     /// A worker builder serving the greeting example (workflow and `greet` activity);
@@ -223,6 +234,15 @@ impl RunningWorker {
 /// The failure and its causes, outermost first.
 pub fn failure_chain(failure: &Failure) -> Vec<&Failure> {
     std::iter::successors(Some(failure), |f| f.cause.as_deref()).collect()
+}
+
+/// How many of the history's events `matches` picks.
+pub fn count_events(history: &History, matches: impl Fn(&Attributes) -> bool) -> usize {
+    history
+        .events
+        .iter()
+        .filter(|event| event.attributes.as_ref().is_some_and(&matches))
+        .count()
 }
 
 /// Waits until the run's history has an event that `wanted` picks, and returns it.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use sandglass_host::sandbox::{Sandbox, WorkflowModule};
 use sandglass_host::{
-    ActivityContext, ActivityFailure, History, Replayer, Worker, WorkerBuilder, WorkerOptions,
+    ActivityContext, ActivityFailure, History, Replayer, WorkerBuilder, WorkerOptions,
     WorkflowOptions, WorkflowResultError,
 };
 use sandglass_tests::workflows::{
@@ -18,13 +18,9 @@ use sandglass_tests::workflows::{
     HEARTBEAT_UNTIL_CANCELLED, LOCAL_ACTIVITY_WORKFLOW, LOCAL_FLAKY,
     NON_RETRYABLE_ACTIVITY_WORKFLOW, POOL_PROBE,
 };
-use sandglass_tests::{RunningWorker, TestEnv, failure_chain, test_component, unique_task_queue};
+use sandglass_tests::{TestEnv, count_events, failure_chain, test_component, unique_task_queue};
 use temporalio_common::protos::temporal::api::failure::v1::failure::FailureInfo;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
-
-fn test_worker(env: &TestEnv, task_queue: &str) -> WorkerBuilder {
-    Worker::builder(env.client.clone(), task_queue).workflow_module(test_component())
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_retryable_failure_is_retried_until_the_activity_succeeds() {
@@ -32,23 +28,25 @@ async fn a_retryable_failure_is_retried_until_the_activity_succeeds() {
     let task_queue = unique_task_queue("activity-retry");
     let calls = Arc::new(AtomicU32::new(0));
     let counted = calls.clone();
-    let worker = test_worker(&env, &task_queue)
-        .sync_activity(FLAKY_UNTIL_THIRD, move |ctx, ()| {
-            counted.fetch_add(1, Ordering::SeqCst);
-            let attempt = ctx.info().attempt;
-            if attempt < 3 {
-                Err(ActivityFailure::application(
-                    "Flaky",
-                    format!("attempt {attempt} fails"),
-                ))
-            } else {
-                Ok(attempt)
-            }
+    let worker = env
+        .serve(&task_queue, |worker| {
+            worker.workflow_module(test_component()).sync_activity(
+                FLAKY_UNTIL_THIRD,
+                move |ctx, ()| {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    let attempt = ctx.info().attempt;
+                    if attempt < 3 {
+                        Err(ActivityFailure::application(
+                            "Flaky",
+                            format!("attempt {attempt} fails"),
+                        ))
+                    } else {
+                        Ok(attempt)
+                    }
+                },
+            )
         })
-        .build()
-        .await
-        .expect("build the worker");
-    let worker = RunningWorker::spawn(worker);
+        .await;
 
     let attempt = env
         .client
@@ -70,18 +68,20 @@ async fn a_non_retryable_failure_fails_the_workflow_after_one_attempt() {
     let task_queue = unique_task_queue("activity-non-retryable");
     let calls = Arc::new(AtomicU32::new(0));
     let counted = calls.clone();
-    let worker = test_worker(&env, &task_queue)
-        .sync_activity(FAILS_NON_RETRYABLE, move |_ctx, ()| {
-            counted.fetch_add(1, Ordering::SeqCst);
-            Err::<u32, _>(
-                ActivityFailure::application("CardDeclined", "the card was declined")
-                    .non_retryable(),
+    let worker = env
+        .serve(&task_queue, |worker| {
+            worker.workflow_module(test_component()).sync_activity(
+                FAILS_NON_RETRYABLE,
+                move |_ctx, ()| {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    Err::<u32, _>(
+                        ActivityFailure::application("CardDeclined", "the card was declined")
+                            .non_retryable(),
+                    )
+                },
             )
         })
-        .build()
-        .await
-        .expect("build the worker");
-    let worker = RunningWorker::spawn(worker);
+        .await;
 
     let error = env
         .client
@@ -118,33 +118,35 @@ async fn a_non_retryable_failure_fails_the_workflow_after_one_attempt() {
 async fn a_heartbeat_timeout_retries_with_the_last_heartbeat_details() {
     let env = TestEnv::start().await;
     let task_queue = unique_task_queue("activity-heartbeat");
-    let worker = test_worker(&env, &task_queue)
-        .sync_activity(HEARTBEAT_THEN_STALL, |ctx, ()| {
-            if ctx.info().attempt > 1 {
-                return match ctx.last_heartbeat_details::<u32>() {
-                    Some(Ok(progress)) => Ok(progress),
-                    other => Err(ActivityFailure::application(
-                        "NoProgress",
-                        format!("attempt {} saw {other:?}", ctx.info().attempt),
-                    )
-                    .non_retryable()),
-                };
-            }
-            for progress in 1..=3u32 {
-                ctx.heartbeat(&progress);
-            }
-            // Stall past the 1 s heartbeat timeout (core flushes the throttled last
-            // heartbeat at 0.8 s), then give up soon after Temporal retries.
-            let stalled = Instant::now();
-            while stalled.elapsed() < Duration::from_secs(3) && !ctx.is_cancelled() {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Err(ActivityFailure::application("Stalled", "attempt 1 stalled"))
+    let worker = env
+        .serve(&task_queue, |worker| {
+            worker.workflow_module(test_component()).sync_activity(
+                HEARTBEAT_THEN_STALL,
+                |ctx, ()| {
+                    if ctx.info().attempt > 1 {
+                        return match ctx.last_heartbeat_details::<u32>() {
+                            Some(Ok(progress)) => Ok(progress),
+                            other => Err(ActivityFailure::application(
+                                "NoProgress",
+                                format!("attempt {} saw {other:?}", ctx.info().attempt),
+                            )
+                            .non_retryable()),
+                        };
+                    }
+                    for progress in 1..=3u32 {
+                        ctx.heartbeat(&progress);
+                    }
+                    // Stall past the 1 s heartbeat timeout (core flushes the throttled last
+                    // heartbeat at 0.8 s), then give up soon after Temporal retries.
+                    let stalled = Instant::now();
+                    while stalled.elapsed() < Duration::from_secs(3) && !ctx.is_cancelled() {
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                    Err(ActivityFailure::application("Stalled", "attempt 1 stalled"))
+                },
+            )
         })
-        .build()
-        .await
-        .expect("build the worker");
-    let worker = RunningWorker::spawn(worker);
+        .await;
 
     let progress = env
         .client
@@ -168,19 +170,20 @@ async fn sync_activities_never_exceed_the_thread_pool() {
     let peak = Arc::new(AtomicU32::new(0));
     let (running_in, peak_in) = (running.clone(), peak.clone());
     let options = WorkerOptions::default().with_activity_threads(4);
-    let worker = test_worker(&env, &task_queue)
-        .options(options)
-        .sync_activity(POOL_PROBE, move |_ctx, i: u32| {
-            let now = running_in.fetch_add(1, Ordering::SeqCst) + 1;
-            peak_in.fetch_max(now, Ordering::SeqCst);
-            std::thread::sleep(Duration::from_millis(50));
-            running_in.fetch_sub(1, Ordering::SeqCst);
-            Ok(i)
+    let worker = env
+        .serve(&task_queue, |worker| {
+            worker
+                .workflow_module(test_component())
+                .options(options)
+                .sync_activity(POOL_PROBE, move |_ctx, i: u32| {
+                    let now = running_in.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak_in.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(50));
+                    running_in.fetch_sub(1, Ordering::SeqCst);
+                    Ok(i)
+                })
         })
-        .build()
-        .await
-        .expect("build the worker");
-    let worker = RunningWorker::spawn(worker);
+        .await;
 
     let results = env
         .client
@@ -220,8 +223,16 @@ fn heartbeat_until_cancelled_sync(
     }
 }
 
-async fn cancel_while_heartbeating(worker: WorkerBuilder, env: &TestEnv, task_queue: &str) {
-    let worker = RunningWorker::spawn(worker.build().await.expect("build the worker"));
+async fn cancel_while_heartbeating(
+    activity: impl FnOnce(WorkerBuilder) -> WorkerBuilder,
+    env: &TestEnv,
+    task_queue: &str,
+) {
+    let worker = env
+        .serve(task_queue, |worker| {
+            activity(worker.workflow_module(test_component()))
+        })
+        .await;
     let report = env
         .client
         .execute_workflow(
@@ -240,10 +251,12 @@ async fn a_workflow_cancels_a_heartbeating_sync_activity() {
     let env = TestEnv::start().await;
     let task_queue = unique_task_queue("cancel-sync");
     let saw_cancel = Arc::new(AtomicU32::new(0));
-    let worker = test_worker(&env, &task_queue).sync_activity(
-        HEARTBEAT_UNTIL_CANCELLED,
-        heartbeat_until_cancelled_sync(saw_cancel.clone()),
-    );
+    let worker = |worker: WorkerBuilder| {
+        worker.sync_activity(
+            HEARTBEAT_UNTIL_CANCELLED,
+            heartbeat_until_cancelled_sync(saw_cancel.clone()),
+        )
+    };
     cancel_while_heartbeating(worker, &env, &task_queue).await;
     assert_eq!(saw_cancel.load(Ordering::SeqCst), 1, "the activity saw it");
 }
@@ -254,7 +267,8 @@ async fn a_workflow_cancels_a_heartbeating_async_activity() {
     let task_queue = unique_task_queue("cancel-async");
     let saw_cancel = Arc::new(AtomicU32::new(0));
     let counted = saw_cancel.clone();
-    let worker = test_worker(&env, &task_queue).async_activity(
+    let worker = move |worker: WorkerBuilder| {
+        worker.async_activity(
         HEARTBEAT_UNTIL_CANCELLED,
         move |ctx: ActivityContext, ()| {
             let counted = counted.clone();
@@ -275,7 +289,8 @@ async fn a_workflow_cancels_a_heartbeating_async_activity() {
                 }
             }
         },
-    );
+    )
+    };
     cancel_while_heartbeating(worker, &env, &task_queue).await;
     assert_eq!(saw_cancel.load(Ordering::SeqCst), 1, "the activity saw it");
 }
@@ -287,23 +302,24 @@ async fn run_local_flaky(timer_backoff: bool, id: &str) -> (u32, u32, History) {
     let task_queue = unique_task_queue("local-activity");
     let calls = Arc::new(AtomicU32::new(0));
     let counted = calls.clone();
-    let worker = test_worker(&env, &task_queue)
-        .sync_activity(LOCAL_FLAKY, move |ctx, ()| {
-            counted.fetch_add(1, Ordering::SeqCst);
-            let attempt = ctx.info().attempt;
-            if attempt < 3 {
-                Err(ActivityFailure::application(
-                    "Flaky",
-                    format!("attempt {attempt}"),
-                ))
-            } else {
-                Ok(attempt)
-            }
+    let worker = env
+        .serve(&task_queue, |worker| {
+            worker
+                .workflow_module(test_component())
+                .sync_activity(LOCAL_FLAKY, move |ctx, ()| {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    let attempt = ctx.info().attempt;
+                    if attempt < 3 {
+                        Err(ActivityFailure::application(
+                            "Flaky",
+                            format!("attempt {attempt}"),
+                        ))
+                    } else {
+                        Ok(attempt)
+                    }
+                })
         })
-        .build()
-        .await
-        .expect("build the worker");
-    let worker = RunningWorker::spawn(worker);
+        .await;
     let handle = env
         .client
         .start_workflow(
@@ -317,14 +333,6 @@ async fn run_local_flaky(timer_backoff: bool, id: &str) -> (u32, u32, History) {
     let history = handle.fetch_history().await.expect("history");
     worker.stop().await.expect("worker stops cleanly");
     (result, calls.load(Ordering::SeqCst), history)
-}
-
-fn count_events(history: &History, matches: impl Fn(&Attributes) -> bool) -> usize {
-    history
-        .events
-        .iter()
-        .filter(|event| event.attributes.as_ref().is_some_and(&matches))
-        .count()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -8,12 +8,10 @@ use std::time::Duration;
 
 use greeting_activities::{GREET, GREETING_WORKFLOW};
 use sandglass_host::{
-    ActivityFailure, AsyncActivityId, ClientError, HeartbeatResponse, Worker, WorkflowOptions,
+    ActivityFailure, AsyncActivityId, ClientError, HeartbeatResponse, WorkflowOptions,
     WorkflowResultError,
 };
-use sandglass_tests::{
-    RunningWorker, TestEnv, failure_chain, greeting_component, unique_task_queue,
-};
+use sandglass_tests::{TestEnv, failure_chain, greeting_component, unique_task_queue};
 use temporalio_common::protos::temporal::api::failure::v1::failure::FailureInfo;
 use tokio::sync::mpsc;
 
@@ -30,20 +28,21 @@ async fn an_activity_completed_later_by_task_token_returns_to_the_workflow() {
     let env = TestEnv::start().await;
     let task_queue = unique_task_queue("async-complete");
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let worker = Worker::builder(env.client.clone(), &task_queue)
-        .workflow_module(greeting_component())
-        .async_activity(GREET, move |ctx, name: String| {
-            let tx = tx.clone();
-            async move {
-                // The receiver lives as long as the test; if it is gone, so is the test.
-                let _ = tx.send((ctx.info().task_token.clone(), name));
-                Err::<String, _>(ActivityFailure::will_complete_async())
-            }
+    let worker = env
+        .serve(&task_queue, |worker| {
+            worker.workflow_module(greeting_component()).async_activity(
+                GREET,
+                move |ctx, name: String| {
+                    let tx = tx.clone();
+                    async move {
+                        // The receiver lives as long as the test; if it is gone, so is the test.
+                        let _ = tx.send((ctx.info().task_token.clone(), name));
+                        Err::<String, _>(ActivityFailure::will_complete_async())
+                    }
+                },
+            )
         })
-        .build()
-        .await
-        .expect("build the worker");
-    let worker = RunningWorker::spawn(worker);
+        .await;
 
     let workflow = env
         .client
@@ -93,16 +92,17 @@ async fn an_activity_failed_later_by_id_fails_the_workflow() {
     let env = TestEnv::start().await;
     let task_queue = unique_task_queue("async-fail");
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let worker = Worker::builder(env.client.clone(), &task_queue)
-        .workflow_module(greeting_component())
-        .sync_activity(GREET, move |ctx, _name: String| {
-            let _ = tx.send(ctx.info().activity_id.clone());
-            Err::<String, _>(ActivityFailure::will_complete_async())
+    let worker = env
+        .serve(&task_queue, |worker| {
+            worker.workflow_module(greeting_component()).sync_activity(
+                GREET,
+                move |ctx, _name: String| {
+                    let _ = tx.send(ctx.info().activity_id.clone());
+                    Err::<String, _>(ActivityFailure::will_complete_async())
+                },
+            )
         })
-        .build()
-        .await
-        .expect("build the worker");
-    let worker = RunningWorker::spawn(worker);
+        .await;
 
     let workflow_id = "async-fail";
     let workflow = env

@@ -59,13 +59,13 @@ async fn unknown_workflow_type_fails_its_task_and_the_worker_keeps_serving() {
 async fn unregistered_activity_type_fails_the_activity_with_a_clear_message() {
     let env = TestEnv::start().await;
     let task_queue = unique_task_queue("unregistered");
-    let worker = Worker::builder(env.client.clone(), &task_queue)
-        .workflow_module(test_component())
-        .sync_activity(GREET, |_ctx, name: String| Ok(greet(name)))
-        .build()
-        .await
-        .expect("build the worker");
-    let worker = RunningWorker::spawn(worker);
+    let worker = env
+        .serve(&task_queue, |worker| {
+            worker
+                .workflow_module(test_component())
+                .sync_activity(GREET, |_ctx, name: String| Ok(greet(name)))
+        })
+        .await;
 
     const WORKFLOW: WorkflowDefinition<String, String> =
         WorkflowDefinition::new("UnregisteredActivityWorkflow");

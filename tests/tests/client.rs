@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use sandglass_host::payload::from_payload;
 use sandglass_host::{
-    ActivityFailure, ClientError, SignalDefinition, Worker, WorkflowHandle, WorkflowOptions,
+    ActivityFailure, ClientError, SignalDefinition, WorkflowHandle, WorkflowOptions,
     WorkflowResultError,
 };
 use sandglass_host::{
@@ -21,7 +21,7 @@ use sandglass_host::{
 use sandglass_tests::workflows::{
     FAILS_NON_RETRYABLE, NON_RETRYABLE_ACTIVITY_WORKFLOW, TIMER_WORKFLOW, TimerReport,
 };
-use sandglass_tests::{RunningWorker, TestEnv, test_component, unique_task_queue};
+use sandglass_tests::{RunningWorker, TestEnv, test_component, unique_task_queue, wait_for_event};
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 
 /// A signal no test workflow handles; the tests send it only to workflows no worker
@@ -33,37 +33,10 @@ const PING: SignalDefinition<()> = SignalDefinition::new("ping");
 const PARKED_MS: u64 = 10 * 60 * 1000;
 
 async fn timer_worker(env: &TestEnv, task_queue: &str) -> RunningWorker {
-    let worker = Worker::builder(env.client.clone(), task_queue)
-        .workflow_module(test_component())
-        .build()
-        .await
-        .expect("build the worker");
-    RunningWorker::spawn(worker)
-}
-
-/// Polls the run's history until an event matches, for up to 20 s.
-async fn wait_for_event<O>(
-    handle: &WorkflowHandle<O>,
-    what: &str,
-    matches: impl Fn(&Attributes) -> bool,
-) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        let history = handle.fetch_history().await.expect("fetch history");
-        if history
-            .events
-            .iter()
-            .filter_map(|event| event.attributes.as_ref())
-            .any(&matches)
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!(
-        "no {what} in the history of {} within 20 s",
-        handle.workflow_id()
-    );
+    env.serve(task_queue, |worker| {
+        worker.workflow_module(test_component())
+    })
+    .await
 }
 
 /// The inputs of the run's signals named `name`, decoded as strings (`None` for a
@@ -118,7 +91,7 @@ async fn describe_and_terminate_a_workflow_parked_on_a_timer() {
         )
         .await
         .expect("start the timer workflow");
-    wait_for_event(&handle, "TimerStarted", |a| {
+    wait_for_event(&handle, Duration::from_secs(20), |a| {
         matches!(a, Attributes::TimerStartedEventAttributes(_))
     })
     .await;
@@ -173,12 +146,12 @@ async fn cancelling_a_workflow_parked_on_a_timer_is_recorded() {
         )
         .await
         .expect("start the timer workflow");
-    wait_for_event(&handle, "TimerStarted", |a| {
+    wait_for_event(&handle, Duration::from_secs(20), |a| {
         matches!(a, Attributes::TimerStartedEventAttributes(_))
     })
     .await;
     handle.cancel().await.expect("request cancellation");
-    wait_for_event(&handle, "WorkflowExecutionCancelRequested", |a| {
+    wait_for_event(&handle, Duration::from_secs(20), |a| {
         matches!(
             a,
             Attributes::WorkflowExecutionCancelRequestedEventAttributes(_)
@@ -510,19 +483,20 @@ async fn signal_with_start_starts_a_workflow_or_signals_the_running_one() {
 async fn an_application_failure_reads_its_type_message_and_details() {
     let env = TestEnv::start().await;
     let task_queue = unique_task_queue("client-failure");
-    let worker = Worker::builder(env.client.clone(), &task_queue)
-        .workflow_module(test_component())
-        .sync_activity(FAILS_NON_RETRYABLE, |_ctx, ()| {
-            Err::<u32, _>(
-                ActivityFailure::application("CardDeclined", "the card was declined")
-                    .non_retryable()
-                    .with_detail(&42u32),
+    let worker = env
+        .serve(&task_queue, |worker| {
+            worker.workflow_module(test_component()).sync_activity(
+                FAILS_NON_RETRYABLE,
+                |_ctx, ()| {
+                    Err::<u32, _>(
+                        ActivityFailure::application("CardDeclined", "the card was declined")
+                            .non_retryable()
+                            .with_detail(&42u32),
+                    )
+                },
             )
         })
-        .build()
-        .await
-        .expect("build the worker");
-    let worker = RunningWorker::spawn(worker);
+        .await;
     let error = env
         .client
         .execute_workflow(

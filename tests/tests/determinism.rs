@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use greeting_activities::{GREET, greet};
 use sandglass_host::sandbox::{Sandbox, WorkflowModule};
 use sandglass_host::{
-    History, ReplayError, Replayer, Worker, WorkflowDefinition, WorkflowHandle, WorkflowOptions,
+    History, ReplayError, Replayer, WorkflowDefinition, WorkflowHandle, WorkflowOptions,
 };
-use sandglass_tests::{RunningWorker, TestEnv, test_component, unique_task_queue};
+use sandglass_tests::{TestEnv, test_component, unique_task_queue};
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, SubscriberExt};
@@ -135,13 +135,13 @@ async fn std_clock_and_randomness_come_from_the_run_and_replay_identically() {
     let probe_lines = capture_probe_lines();
     let env = TestEnv::start().await;
     let task_queue = unique_task_queue("determinism");
-    let worker = Worker::builder(env.client.clone(), &task_queue)
-        .workflow_module(test_component())
-        .sync_activity(GREET, |_ctx, name: String| Ok(greet(name)))
-        .build()
-        .await
-        .expect("worker");
-    let worker = RunningWorker::spawn(worker);
+    let worker = env
+        .serve(&task_queue, |worker| {
+            worker
+                .workflow_module(test_component())
+                .sync_activity(GREET, |_ctx, name: String| Ok(greet(name)))
+        })
+        .await;
     let (first, report, history) = run_once(&env, &task_queue, "determinism-1").await;
     let (second, other, other_history) = run_once(&env, &task_queue, "determinism-2").await;
     worker.stop().await.expect("worker stops cleanly");

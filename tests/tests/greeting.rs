@@ -1,4 +1,4 @@
-//! The seed's greeting app end to end: a Rust client, a Sandglass worker running the
+//! The Python SDK guide's greeting app end to end: a Rust client, a Sandglass worker running the
 //! wasm workflow and the native activity, and replay of the recorded history.
 
 use greeting_activities::GREETING_WORKFLOW;

@@ -4,11 +4,10 @@
 
 use std::process::Stdio;
 
-use sandglass_host::{Worker, WorkflowOptions};
+use sandglass_host::WorkflowOptions;
 use sandglass_tests::workflows::{REMOTE_GREETING, RemoteGreeting};
 use sandglass_tests::{
-    RunningWorker, TestEnv, python_script, start_python_greet_worker, test_component,
-    unique_task_queue,
+    TestEnv, python_script, start_python_greet_worker, test_component, unique_task_queue,
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -49,12 +48,11 @@ async fn sandglass_workflow_calls_an_activity_served_by_a_python_worker() {
     let python_queue = unique_task_queue("py-activities");
     let _python = start_python_greet_worker(&env.address(), &python_queue);
     // The Sandglass worker has no activities at all: the greeting must come from Python.
-    let worker = Worker::builder(env.client.clone(), &workflow_queue)
-        .workflow_module(test_component())
-        .build()
-        .await
-        .expect("build the worker");
-    let worker = RunningWorker::spawn(worker);
+    let worker = env
+        .serve(&workflow_queue, |worker| {
+            worker.workflow_module(test_component())
+        })
+        .await;
 
     let result = env
         .client

@@ -4,10 +4,8 @@
 use std::time::Duration;
 
 use greeting_activities::{GREET, GREETING_WORKFLOW, greet};
-use sandglass_host::{Worker, WorkerOptions, WorkflowOptions, WorkflowResultError};
-use sandglass_tests::{
-    RunningWorker, TestEnv, greeting_component, test_component, unique_task_queue,
-};
+use sandglass_host::{WorkerOptions, WorkflowOptions, WorkflowResultError};
+use sandglass_tests::{TestEnv, greeting_component, test_component, unique_task_queue};
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -16,12 +14,11 @@ async fn nondeterminism_can_fail_the_workflow() {
     let task_queue = unique_task_queue("nondeterminism");
 
     // Version 1 (the test component's `GreetingWorkflow`) sleeps 1 s before greeting.
-    let v1 = Worker::builder(env.client.clone(), &task_queue)
-        .workflow_module(test_component())
-        .build()
-        .await
-        .expect("v1 worker");
-    let v1 = RunningWorker::spawn(v1);
+    let v1 = env
+        .serve(&task_queue, |worker| {
+            worker.workflow_module(test_component())
+        })
+        .await;
     let handle = env
         .client
         .start_workflow(
@@ -37,14 +34,14 @@ async fn nondeterminism_can_fail_the_workflow() {
     // Version 2 (the real greeting) schedules the activity first: it cannot continue the
     // recorded history, and this worker is told to fail such workflows.
     let options = WorkerOptions::default().with_nondeterminism_fails_workflow(true);
-    let v2 = Worker::builder(env.client.clone(), &task_queue)
-        .workflow_module(greeting_component())
-        .sync_activity(GREET, |_ctx, name: String| Ok(greet(name)))
-        .options(options)
-        .build()
-        .await
-        .expect("v2 worker");
-    let v2 = RunningWorker::spawn(v2);
+    let v2 = env
+        .serve(&task_queue, |worker| {
+            worker
+                .workflow_module(greeting_component())
+                .sync_activity(GREET, |_ctx, name: String| Ok(greet(name)))
+                .options(options)
+        })
+        .await;
     let error = tokio::time::timeout(Duration::from_secs(60), handle.result())
         .await
         .expect("the workflow ends within 60 s")

@@ -20,7 +20,7 @@ use sandglass_host::{
 use sandglass_tests::workflows::{
     ACTIVITY_FAN_OUT_WORKFLOW, POOL_PROBE, REMOTE_GREETING, RemoteGreeting,
 };
-use sandglass_tests::{RunningWorker, TestEnv, test_component, unique_task_queue};
+use sandglass_tests::{RunningWorker, TestEnv, count_events, test_component, unique_task_queue};
 use temporalio_common::protos::temporal::api::failure::v1::failure::FailureInfo;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 use tokio::sync::mpsc;
@@ -171,14 +171,6 @@ async fn wait_for_starts(started: &mut mpsc::UnboundedReceiver<String>, count: u
             .expect("every activity starts within 30 s")
             .expect("the activities hold the sender");
     }
-}
-
-fn count_events(history: &History, matches: impl Fn(&Attributes) -> bool) -> usize {
-    history
-        .events
-        .iter()
-        .filter(|event| event.attributes.as_ref().is_some_and(&matches))
-        .count()
 }
 
 /// An activity attempt the fresh worker ran.

@@ -17,10 +17,10 @@ use sandglass_tests::workflows::{
     PRE_PATCH_WORKFLOW, ParentInput, SIGNAL_OTHER_WORKFLOW, TOTAL, UPSERT_WORKFLOW,
 };
 use sandglass_tests::{
-    RunningWorker, SEARCH_ATTRIBUTE, TestEnv, python_script, start_python_worker, test_component,
-    unique_task_queue,
+    RunningWorker, SEARCH_ATTRIBUTE, TestEnv, count_events, python_script, start_python_worker,
+    test_component, unique_task_queue,
 };
-use temporalio_common::protos::temporal::api::history::v1::{History, history_event::Attributes};
+use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 
 async fn worker(env: &TestEnv, task_queue: &str) -> RunningWorker {
     let worker = env
@@ -30,14 +30,6 @@ async fn worker(env: &TestEnv, task_queue: &str) -> RunningWorker {
         .await
         .expect("build the worker");
     RunningWorker::spawn(worker)
-}
-
-fn count_events(history: &History, matches: impl Fn(&Attributes) -> bool) -> usize {
-    history
-        .events
-        .iter()
-        .filter(|event| event.attributes.as_ref().is_some_and(&matches))
-        .count()
 }
 
 #[tokio::test(flavor = "multi_thread")]

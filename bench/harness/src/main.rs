@@ -3,7 +3,6 @@
 //! `cargo xtask bench` builds everything and runs it; `BENCHMARKS.md` has a recorded run.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -37,18 +36,8 @@ struct Settings {
 }
 
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn main() -> anyhow::Result<()> {
     sandglass_bench::init_logging();
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("sandglass-bench: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn run() -> anyhow::Result<()> {
     let mut args = Args::from_env();
     let settings = Settings {
         workflows: args.parsed("--workflows", 1_000)?,

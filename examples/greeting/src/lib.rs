@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-/// The task queue the seed's app uses.
+/// The task queue the Python SDK guide's app uses.
 pub const TASK_QUEUE: &str = "my-task-queue";
 
 /// Set this to a prebuilt component to skip building the workflow crate.

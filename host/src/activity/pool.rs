@@ -1,6 +1,6 @@
 //! The bounded thread pool sync activities run on.
 //!
-//! The Rust form of the seed's `ThreadPoolExecutor(max_workers=100)`: blocking activity
+//! The Rust form of the Python SDK's `ThreadPoolExecutor(max_workers=100)`: blocking activity
 //! code gets real threads and never stalls the async runtime that polls Temporal. Threads
 //! start on demand and stay for the worker's lifetime; there are never more than
 //! `max_threads`, and the worker never accepts more activity tasks than that at once.

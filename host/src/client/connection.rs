@@ -102,7 +102,7 @@ impl Client {
         self.time_lock.is_some()
     }
 
-    /// Lets `duration` of server time pass: the seed's `env.sleep()`.
+    /// Lets `duration` of server time pass: the Python SDK's `env.sleep()`.
     ///
     /// On a time-skipping test server this skips ahead (timers that fall due fire,
     /// and their workflow tasks run) and returns once the server's clock has moved
@@ -123,7 +123,7 @@ impl Client {
         }
     }
 
-    /// The server's clock: the seed's `env.get_current_time()`. On a time-skipping
+    /// The server's clock: the Python SDK's `env.get_current_time()`. On a time-skipping
     /// test server it runs ahead of the wall clock by all the time skipped so far;
     /// any other client returns the local wall clock.
     ///
@@ -157,7 +157,7 @@ impl Client {
         Ok(self.workflow_handle(options.id, Some(response.run_id)))
     }
 
-    /// Starts a workflow and waits for its result: the seed's `client.execute_workflow`.
+    /// Starts a workflow and waits for its result: the Python SDK's `client.execute_workflow`.
     pub async fn execute_workflow<I: Serialize, O: DeserializeOwned>(
         &self,
         workflow: WorkflowDefinition<I, O>,

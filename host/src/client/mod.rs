@@ -1,4 +1,4 @@
-//! Starting workflows and reading their results: the seed's `Client`; signalling,
+//! Starting workflows and reading their results: the Python SDK's `Client`; signalling,
 //! querying, updating, cancelling, terminating, describing and listing them (the Python
 //! SDK's `WorkflowHandle` and `Client.list_workflows`); and finishing activities that
 //! complete asynchronously ([`AsyncActivityHandle`]).

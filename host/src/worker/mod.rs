@@ -1,4 +1,4 @@
-//! A Sandglass worker: the seed's `Worker(client, task_queue, workflows, activities,
+//! A Sandglass worker: the Python SDK's `Worker(client, task_queue, workflows, activities,
 //! activity_executor)`.
 //!
 //! ```no_run

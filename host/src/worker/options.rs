@@ -16,7 +16,7 @@ pub struct WorkerOptions {
     /// The number of activities (sync and async together) the worker accepts at once,
     /// and as many local activities again; the sync pool has a thread for each of
     /// those slots (spawned as needed), so a sync activity never waits for a thread.
-    /// Default 100, like the seed's `ThreadPoolExecutor(max_workers=100)`.
+    /// Default 100, like the Python SDK's `ThreadPoolExecutor(max_workers=100)`.
     pub activity_threads: usize,
     /// Per-instance sandbox limits.
     pub sandbox: SandboxLimits,

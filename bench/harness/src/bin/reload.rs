@@ -20,7 +20,6 @@
 //! closer together than that take until the server is ready.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,18 +41,8 @@ const COUNTDOWN: WorkflowDefinition<u64, String> = WorkflowDefinition::new("Pinn
 const SETTLE: Duration = Duration::from_millis(2500);
 
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn main() -> anyhow::Result<()> {
     sandglass_bench::init_logging();
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("sandglass-bench-reload: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn run() -> anyhow::Result<()> {
     let mut args = Args::from_env();
     let components: Vec<PathBuf> = args
         .all("--component")

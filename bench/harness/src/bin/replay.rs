@@ -2,7 +2,6 @@
 //! command line, and prints `{"events", "seconds", "events_per_second"}`.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -12,18 +11,8 @@ use sandglass_host::sandbox::{Sandbox, WorkflowModule};
 use sandglass_host::{History, Replayer};
 
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn main() -> anyhow::Result<()> {
     sandglass_bench::init_logging();
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("sandglass-bench-replay: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn run() -> anyhow::Result<()> {
     let mut args = Args::from_env();
     let history_path = PathBuf::from(args.required("--history")?);
     let workflow_id = args.required("--workflow-id")?;

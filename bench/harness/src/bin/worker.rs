@@ -4,7 +4,6 @@
 //! then prints one JSON line with the worker's time split (also on each SIGUSR1).
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Context;
 use greeting_activities::{GREET, greet};
@@ -12,18 +11,8 @@ use sandglass_bench::args::Args;
 use sandglass_host::{Client, ConnectionSettings, Worker, WorkerOptions};
 
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn main() -> anyhow::Result<()> {
     sandglass_bench::init_logging();
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("sandglass-bench-worker: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn run() -> anyhow::Result<()> {
     let mut args = Args::from_env();
     let address = args.required("--address")?;
     let task_queue = args.required("--task-queue")?;

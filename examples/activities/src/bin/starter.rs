@@ -5,18 +5,8 @@ use activities_example_declarations::REPORT_WORKFLOW;
 use sandglass_host::{Client, ConnectionSettings, WorkflowOptions};
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() -> anyhow::Result<()> {
     sandglass_host::logging::init("info");
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
-}
-
-async fn run() -> anyhow::Result<()> {
     let chunks: u32 = match std::env::args().nth(1) {
         Some(arg) => arg
             .parse()

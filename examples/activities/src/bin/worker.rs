@@ -8,18 +8,8 @@ use activities_example::{TASK_QUEUE, worker_builder, workflow_component};
 use sandglass_host::{Client, ConnectionSettings, WorkerOptions};
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() -> anyhow::Result<()> {
     sandglass_host::logging::init("info");
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!("{error:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
-}
-
-async fn run() -> anyhow::Result<()> {
     let component = workflow_component()?;
     let client = Client::connect(ConnectionSettings::from_env()).await?;
     let options = WorkerOptions::default()

@@ -7,18 +7,8 @@ use child_workflows_example::TASK_QUEUE;
 use sandglass_host::{Client, ConnectionSettings, WorkflowOptions};
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() -> anyhow::Result<()> {
     sandglass_host::logging::init("info");
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
-}
-
-async fn run() -> anyhow::Result<()> {
     let client = Client::connect(ConnectionSettings::from_env()).await?;
     let order = |id: &str, item: &str, quantity| Order {
         id: id.to_owned(),

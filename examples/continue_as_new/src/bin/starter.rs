@@ -10,18 +10,8 @@ use continue_as_new_example::TASK_QUEUE;
 use sandglass_host::{Client, ConnectionSettings, WorkflowOptions, WorkflowStatus};
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() -> anyhow::Result<()> {
     sandglass_host::logging::init("info");
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
-}
-
-async fn run() -> anyhow::Result<()> {
     let items = match std::env::args().nth(1) {
         Some(arg) => arg
             .parse()

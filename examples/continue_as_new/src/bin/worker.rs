@@ -5,18 +5,8 @@ use continue_as_new_example::{TASK_QUEUE, worker_builder, workflow_component};
 use sandglass_host::{Client, ConnectionSettings};
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() -> anyhow::Result<()> {
     sandglass_host::logging::init("info");
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!("{error:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
-}
-
-async fn run() -> anyhow::Result<()> {
     let component = workflow_component()?;
     let client = Client::connect(ConnectionSettings::from_env()).await?;
     let worker = worker_builder(client, component).build().await?;

@@ -1,24 +1,11 @@
-//! The seed's `starter.py`: runs one `GreetingWorkflow` and prints its result.
+//! The Python SDK guide's `starter.py`: runs one `GreetingWorkflow` and prints its result.
 
 use greeting::TASK_QUEUE;
 use greeting_activities::GREETING_WORKFLOW;
 use sandglass_host::{Client, ConnectionSettings, WorkflowOptions};
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
-    match run().await {
-        Ok(result) => {
-            println!("Result: {result}");
-            std::process::ExitCode::SUCCESS
-        }
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
-}
-
-async fn run() -> anyhow::Result<String> {
+async fn main() -> anyhow::Result<()> {
     let name = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "my name".to_owned());
@@ -31,5 +18,6 @@ async fn run() -> anyhow::Result<String> {
             WorkflowOptions::new(id, TASK_QUEUE),
         )
         .await?;
-    Ok(result)
+    println!("Result: {result}");
+    Ok(())
 }

@@ -1,4 +1,4 @@
-//! The seed's `worker.py`: serves `GreetingWorkflow` (wasm) and `greet` (native) on
+//! The Python SDK guide's `worker.py`: serves `GreetingWorkflow` (wasm) and `greet` (native) on
 //! `my-task-queue` until Ctrl-C.
 
 use greeting::{TASK_QUEUE, workflow_component};
@@ -6,22 +6,12 @@ use greeting_activities::{GREET, greet};
 use sandglass_host::{Client, ConnectionSettings, Worker, WorkerOptions};
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() -> anyhow::Result<()> {
     sandglass_host::logging::init("info");
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!("{error:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
-}
-
-async fn run() -> anyhow::Result<()> {
     let component = workflow_component()?;
     let client = Client::connect(ConnectionSettings::from_env()).await?;
 
-    // The seed's `ThreadPoolExecutor(max_workers=100)` for sync activities.
+    // The Python SDK guide's `ThreadPoolExecutor(max_workers=100)` for sync activities.
     let options = WorkerOptions::default().with_activity_threads(100);
 
     let worker = Worker::builder(client, TASK_QUEUE)

@@ -1,6 +1,6 @@
 //! The greeting example's workflow, built as a WebAssembly component.
 //!
-//! The Rust mirror of the seed's Python workflow:
+//! The Rust mirror of the Python SDK guide's Python workflow:
 //!
 //! ```python
 //! @workflow.defn

@@ -6,18 +6,8 @@ use hot_reload_example::TASK_QUEUE;
 use sandglass_host::{Client, ConnectionSettings, WorkflowOptions};
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() -> anyhow::Result<()> {
     sandglass_host::logging::init("warn");
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("hot-reload-starter: {error:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
-}
-
-async fn run() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [kind, name, wait] = args.as_slice() else {
         anyhow::bail!("usage: hot-reload-starter pinned|upgrading <name> <wait seconds>");

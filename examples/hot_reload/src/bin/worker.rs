@@ -5,18 +5,8 @@ use hot_reload_example::{TASK_QUEUE, reload_options, worker_builder, workflow_di
 use sandglass_host::{Client, ConnectionSettings};
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() -> anyhow::Result<()> {
     sandglass_host::logging::init("info");
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!("{error:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
-}
-
-async fn run() -> anyhow::Result<()> {
     let dir = workflow_dir();
     std::fs::create_dir_all(&dir)?;
     let client = Client::connect(ConnectionSettings::from_env()).await?;

@@ -9,18 +9,8 @@ use message_passing_example::TASK_QUEUE;
 use sandglass_host::{Client, ConnectionSettings, WorkflowOptions};
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() -> anyhow::Result<()> {
     sandglass_host::logging::init("info");
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
-}
-
-async fn run() -> anyhow::Result<()> {
     let client = Client::connect(ConnectionSettings::from_env()).await?;
     let id = format!("message-passing-{}", uuid::Uuid::new_v4());
     let handle = client

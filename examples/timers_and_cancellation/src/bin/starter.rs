@@ -12,18 +12,8 @@ use timers_declarations::{
 use timers_example::{TASK_QUEUE, withdrawn_after_cancel};
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() -> anyhow::Result<()> {
     sandglass_host::logging::init("info");
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
-}
-
-async fn run() -> anyhow::Result<()> {
     let client = Client::connect(ConnectionSettings::from_env()).await?;
 
     // Acknowledged as soon as it is waiting, well before the ten-second deadline.

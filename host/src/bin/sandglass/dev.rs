@@ -49,9 +49,11 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<()> {
 
     // Reloads follow rebuilds, not a directory scan. Every save makes a version, so
     // keep none of them for restarts: a dev session starts from the crate's sources.
-    let mut options = args.reload.options();
-    options.scan_interval = None;
-    options.module_store = None;
+    let options = args
+        .reload
+        .options()
+        .with_scan_interval(None)
+        .with_module_store(None);
     let worker = Worker::builder(client, args.task_queue.clone())
         .workflow_dir(&served)
         .reload_options(options)

@@ -2,6 +2,7 @@
 
 mod dev;
 mod dev_server;
+mod new;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -84,6 +85,9 @@ enum Command {
         #[arg(long, default_value_t = dev_server::DEFAULT_PORT)]
         port: u16,
     },
+    /// Create a new app (workflows, activities, a worker and a starter) in a new
+    /// directory, depending on this Sandglass checkout or a git repository.
+    New(new::NewArgs),
     /// Print a module's digest, WIT package, workflow types and imports.
     Inspect {
         /// Workflow component file (`.wasm`).
@@ -151,7 +155,7 @@ async fn main() -> ExitCode {
     // A worker narrates what it serves; one-shot commands print only their answer.
     let default_filter = match cli.command {
         Command::Worker { .. } | Command::Dev(_) | Command::DevServer { .. } => "info",
-        Command::Replay { .. } | Command::Inspect { .. } => "error",
+        Command::Replay { .. } | Command::Inspect { .. } | Command::New(_) => "error",
     };
     sandglass_host::logging::init(default_filter);
     match run(cli).await {
@@ -228,6 +232,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Dev(args) => dev::run(args).await?,
         Command::DevServer { port } => dev_server::run(port).await?,
+        Command::New(args) => new::run(args)?,
         Command::Inspect { module } => {
             let sandbox =
                 Sandbox::with_code_cache(SandboxLimits::default(), CodeCache::default_location())?;
