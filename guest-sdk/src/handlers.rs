@@ -2,8 +2,9 @@
 //! table the runtime calls.
 //!
 //! A workflow registers its handlers in [`Workflow::handlers`](crate::Workflow::handlers),
-//! which runs once per run, right after [`init`](crate::Workflow::init) and before any
-//! message is delivered, so every handler sees the state `init` built.
+//! which runs once per run, right after the state is made ([`Default`] or
+//! [`WorkflowInit::init`](crate::WorkflowInit::init)) and before any message is
+//! delivered, so every handler sees that state.
 
 use std::collections::BTreeMap;
 use std::future::Future;

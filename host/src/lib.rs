@@ -32,29 +32,37 @@
 //!
 //! Core hands the worker one *activation* per workflow task: a run id and a list of jobs
 //! (start, fire timer, resolve activity, signal, query, update, evict …). The workflow
-//! half of a worker (`worker/workflows.rs`) takes it through four steps, each one call
+//! half of a worker (`runner/`, the `WorkflowRunner`) takes it through four steps, each one call
 //! and one walk of the jobs:
 //!
 //! 1. **Route** (`bridge/activation.rs`, `route_activation`): core's jobs become the
-//!    guest's WIT jobs, checked and bounded; the same walk says whether the run is to
-//!    be evicted, the start's workflow type and random seed, and which queries and
-//!    updates the activation carries (`bridge/messages.rs`).
-//! 2. **Run** (`worker/run.rs`, `Run::activate`): the run's cached instance (or a new
-//!    one, for a start or after an eviction) forgets what the jobs resolve, activates
-//!    the guest in the sandbox (`sandbox/instance.rs`) under its CPU deadline, memory
-//!    cap and command limits, and checks what it issues against what is open
-//!    (`bridge/sequence.rs`). Everything the guest returns is bounded on the way out
-//!    (`sandbox/output.rs`), failure chains cut to 32 frames (`failure_chain/`). On a
-//!    blocking thread: a guest never runs on the async threads.
+//!    guest's WIT jobs, checked (a job the guest cannot take is a `RouteError`); the
+//!    same walk says whether the run is to be evicted, the start's workflow type and
+//!    random seed, and which queries and updates the activation carries
+//!    (`bridge/messages.rs`). Failure chains from the server were already cut to 32
+//!    frames as the connection read them (`failure_chain/wire.rs`).
+//! 2. **Run** (`runner/run.rs`, `Run::activate`): the runner finds the run's cached
+//!    instance, or makes one from its module when the activation starts the run (core
+//!    replays an evicted run from its start). The run forgets what the jobs resolve,
+//!    activates the guest in the sandbox (`sandbox/instance.rs`) under its CPU
+//!    deadline, memory cap and command limits, and checks what it issues against what
+//!    is open (`bridge/sequence.rs`). Everything the guest returns is bounded on the
+//!    way out (`sandbox/output.rs`), failure chains cut to 32 frames
+//!    (`failure_chain/`). A worker runs guests on blocking threads, never on the async
+//!    ones (the replayer, which has nothing else to do, runs them in place).
 //! 3. **Convert** (`bridge/commands.rs`, `commands_from_wit`): the guest's commands
-//!    become core's.
+//!    become core's; a queries-only activation must answer queries and nothing else,
+//!    and the whole completion is measured against Temporal's 4 MiB limit.
 //! 4. **Complete**: the completion (or a workflow task failure naming what went wrong,
-//!    `worker/task_error.rs`) goes back to core, which asks the server for the next task.
+//!    `runner/task_error.rs`) goes back to core, which asks the server for the next
+//!    task. When an instance breaks while answering queries or updates alone, they
+//!    fail and the run is evicted, to be rebuilt by replay.
 //!
-//! The sandbox sees WIT records only (`wit.rs`); the bridge is the one place that knows
-//! both the WIT records and core's protos. Hot reload (`reload/`) sits on top: each
-//! version it serves is one lane (`worker/lane.rs`), a core worker with its own modules,
-//! through which the same four steps run.
+//! The sandbox sees WIT records only (`wit.rs`); the bridge is the one place that
+//! converts between them and core's protos. The replayer (`replay.rs`) drives the same
+//! runner from a recorded history; hot reload (`reload/`) checks new versions with the
+//! replayer; the worker (`worker/`) sits on top of both: each version it serves is one
+//! lane (`worker/lane.rs`), a core worker with its own runner.
 
 /// `with_*` setters for an options struct whose public fields carry the docs:
 /// `with_field(value)` sets `field`, and `with_field(value)` for a `field: Some(T)` entry
@@ -98,8 +106,10 @@ pub mod logging;
 pub mod payload;
 pub mod reload;
 mod replay;
+mod runner;
 pub mod sandbox;
 mod settings;
+mod stats;
 pub mod testing;
 mod user_dirs;
 pub mod wit;
@@ -117,15 +127,14 @@ pub use client::{
 };
 pub use failure_chain::MAX_FAILURE_CHAIN;
 pub use replay::{ReplayError, Replayer};
+pub use runner::WorkflowTaskError;
 pub use sandglass_declare::failure_types;
 pub use sandglass_declare::{
     ActivityDefinition, QueryDefinition, SignalDefinition, UpdateDefinition, WorkflowDefinition,
 };
 pub use settings::ConnectionSettings;
-pub use worker::{
-    ShutdownHandle, Worker, WorkerBuilder, WorkerError, WorkerOptions, WorkerStats,
-    WorkflowTaskError,
-};
+pub use stats::WorkerStats;
+pub use worker::{ShutdownHandle, Worker, WorkerBuilder, WorkerError, WorkerOptions};
 
 /// The History proto, for replay and inspection.
 pub use temporalio_common::protos::temporal::api::history::v1::History;

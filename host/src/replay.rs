@@ -14,8 +14,8 @@ use temporalio_common::worker::WorkerTaskTypes;
 use temporalio_sdk_core::replay::{HistoryForReplay, ReplayWorkerInput};
 use temporalio_sdk_core::{WorkerConfig, WorkerVersioningStrategy, init_replay_worker};
 
+use crate::runner::WorkflowRunner;
 use crate::sandbox::{Sandbox, WorkflowModule};
-use crate::worker::WorkflowRunner;
 
 const REPLAY_NAMESPACE: &str = "ReplayNamespace";
 const REPLAY_TASK_QUEUE: &str = "ReplayTaskQueue";

@@ -133,7 +133,7 @@ impl ActivityFailure {
                 ..Default::default()
             },
             Kind::WillCompleteAsync => Failure {
-                message: "ActivityError::will_complete_async() was reported as a failure; it \
+                message: "ActivityFailure::will_complete_async() was reported as a failure; it \
                           is not one (a Sandglass bug)"
                     .into(),
                 source: FAILURE_SOURCE.into(),

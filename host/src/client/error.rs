@@ -92,7 +92,7 @@ pub enum ClientError {
     /// [`ActivityFailure::will_complete_async`](crate::ActivityFailure::will_complete_async),
     /// which is not a failure.
     #[error(
-        "ActivityError::will_complete_async() is not a failure to report; complete the \
+        "ActivityFailure::will_complete_async() is not a failure to report; complete the \
          activity, fail it with an application error, or report its cancellation"
     )]
     NotAFailure,

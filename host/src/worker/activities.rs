@@ -23,7 +23,7 @@ use crate::activity::{
     ActivityThreadPool, CancellationReason, Latch,
 };
 use crate::bridge::failure::FAILURE_SOURCE;
-use crate::worker::stats::{Phase, StatsRecorder};
+use crate::stats::{Phase, StatsRecorder};
 
 /// Runs registered activities for the tasks core hands out.
 pub(crate) struct ActivityRunner {

@@ -15,12 +15,12 @@ use temporalio_sdk_core::{
 use tokio::sync::{mpsc, watch};
 
 use super::activities::ActivityRunner;
-use super::stats::StatsRecorder;
-use super::workflows::WorkflowRunner;
 use super::{WorkerError, WorkerOptions};
 use crate::client::Client;
 use crate::reload::{PollAs, VersionHost};
+use crate::runner::WorkflowRunner;
 use crate::sandbox::{Sandbox, WorkflowModule};
+use crate::stats::StatsRecorder;
 
 pub(crate) struct Lane {
     core: Arc<CoreWorker>,

@@ -21,12 +21,7 @@
 mod activities;
 mod lane;
 mod options;
-mod run;
-mod run_cache;
 mod signals;
-mod stats;
-mod task_error;
-mod workflows;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -44,14 +39,11 @@ use crate::activity::{ActivityContext, ActivityFailure, ActivityRegistry, Activi
 use crate::client::Client;
 use crate::reload::{ReloadError, ReloadHandle, ReloadOptions, Reloader, VersionReport};
 use crate::sandbox::{ModuleError, Sandbox, WorkflowModule};
+use crate::stats::{StatsRecorder, WorkerStats};
 use lane::{Lane, LaneFactory, LaneSet, Lanes};
 use signals::{reload_on_hangup, wait_for_stop_signal};
-use stats::StatsRecorder;
 
 pub use options::WorkerOptions;
-pub use stats::WorkerStats;
-pub use task_error::WorkflowTaskError;
-pub(crate) use workflows::WorkflowRunner;
 
 /// Why a worker could not be built or stopped serving.
 #[derive(Debug, thiserror::Error)]

@@ -42,19 +42,21 @@ const TEMPLATE: &[(&str, &str)] = &[
 /// variable.
 const MAX_NAME_LEN: usize = 64;
 
-/// Names cargo or the generated code cannot use for the app's crates.
+/// Names the app's crates cannot take: Rust's keywords (the crate name is used in
+/// `use` paths), the crates the app depends on, and names cargo or Windows refuse.
+#[rustfmt::skip]
 const RESERVED_NAMES: &[&str] = &[
-    "sandglass",
-    "sandglass-host",
-    "sandglass-declare",
-    "test",
-    "core",
-    "std",
-    "alloc",
-    "proc-macro",
-    "self",
-    "super",
-    "crate",
+    // Crates of the app's own dependency graph and of the standard library.
+    "sandglass", "sandglass-host", "sandglass-declare", "anyhow", "tokio", "uuid", "core",
+    "std", "alloc", "proc-macro", "test",
+    // Keywords, strict and reserved, of edition 2024.
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
+    "extern", "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod",
+    "move", "mut", "pub", "ref", "return", "self", "static", "struct", "super", "trait",
+    "true", "type", "unsafe", "use", "where", "while", "abstract", "become", "box", "do",
+    "final", "macro", "override", "priv", "try", "typeof", "unsized", "virtual", "yield",
+    // Windows device names.
+    "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "lpt1", "lpt2", "lpt3",
 ];
 
 #[derive(clap::Args)]
@@ -114,7 +116,11 @@ impl Source {
             Some(path) => path.clone(),
             None => {
                 let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-                if !is_checkout(&built_from) {
+                // `cargo install --git` builds in cargo's own cache, which it may clean.
+                let in_cargo_cache = built_from
+                    .to_str()
+                    .is_some_and(|path| path.contains("/git/checkouts/"));
+                if in_cargo_cache || !is_checkout(&built_from) {
                     bail!(
                         "this `sandglass` was built from {}, which is no longer a Sandglass \
                          checkout; say where Sandglass is with --path <checkout> or \
@@ -165,22 +171,39 @@ impl Source {
             Self::Git { url, .. } => format!("the Sandglass repository `{url}`"),
         }
     }
+
+    /// How the generated README starts a dev server with the `sandglass` binary.
+    fn dev_server_command(&self) -> String {
+        match self {
+            Self::Path(root) => format!(
+                "cargo run --manifest-path {}/Cargo.toml -p sandglass-host --bin sandglass \\\n    -- dev-server",
+                root.display()
+            ),
+            Self::Git { url, .. } => format!(
+                "cargo install --git {url} sandglass-host --bin sandglass\nsandglass dev-server"
+            ),
+        }
+    }
 }
 
 pub(crate) fn run(args: NewArgs) -> anyhow::Result<()> {
+    let dir = std::path::absolute(&args.dir)
+        .with_context(|| format!("cannot resolve {}", args.dir.display()))?;
+    ensure!(
+        matches!(
+            dir.components().next_back(),
+            Some(std::path::Component::Normal(_))
+        ),
+        "{} does not name a new directory; give one, such as `sandglass new ../my-app`",
+        args.dir.display()
+    );
     let name = match &args.name {
         Some(name) => name.clone(),
-        None => args
-            .dir
+        None => dir
             .file_name()
             .and_then(|name| name.to_str())
             .map(str::to_owned)
-            .with_context(|| {
-                format!(
-                    "cannot name the app after {}; pass --name",
-                    args.dir.display()
-                )
-            })?,
+            .with_context(|| format!("cannot name the app after {}; pass --name", dir.display()))?,
     };
     check_name(&name)?;
     let source = Source::from_args(&args)?;
@@ -192,14 +215,12 @@ pub(crate) fn run(args: NewArgs) -> anyhow::Result<()> {
             files.push(("Cargo.lock".to_owned(), lock));
         }
     }
-    create(&args.dir, &files)?;
+    create(&dir, &files)?;
     println!(
-        "created {name} in {}\n\nnext, with a Temporal server on localhost:7233 \
-         (`temporal server start-dev`):\n  cd {}\n  cargo run --bin worker\n  cargo run \
-         --bin starter   # in another terminal\n\nsee {}/README.md for the rest",
-        args.dir.display(),
-        args.dir.display(),
-        args.dir.display()
+        "created {name} in {}\n\nits README.md says how to run it: a Temporal server on \
+         localhost:7233, then `cargo run --bin worker` in that directory and, in another \
+         terminal there, `cargo run --bin starter`",
+        dir.display()
     );
     Ok(())
 }
@@ -233,32 +254,48 @@ fn check_name(name: &str) -> anyhow::Result<()> {
 /// The template's files with the placeholders filled in.
 fn render(name: &str, source: &Source) -> anyhow::Result<Vec<(String, String)>> {
     let values = [
-        ("{{name}}", name.to_owned()),
-        ("{{crate}}", name.replace('-', "_")),
-        ("{{env}}", name.replace('-', "_").to_ascii_uppercase()),
-        ("{{sandglass}}", source.dependency("guest-sdk")?),
-        (
-            "{{sandglass_declare}}",
-            source.dependency("guest-sdk/declare")?,
-        ),
-        ("{{sandglass_host}}", source.dependency("host")?),
-        ("{{source}}", source.describe()),
+        ("name", name.to_owned()),
+        ("crate", name.replace('-', "_")),
+        ("env", name.replace('-', "_").to_ascii_uppercase()),
+        ("sandglass", source.dependency("guest-sdk")?),
+        ("sandglass_declare", source.dependency("guest-sdk/declare")?),
+        ("sandglass_host", source.dependency("host")?),
+        ("source", source.describe()),
+        ("dev_server", source.dev_server_command()),
     ];
-    Ok(TEMPLATE
+    TEMPLATE
         .iter()
-        .map(|(path, text)| {
-            let text = values
-                .iter()
-                .fold((*text).to_owned(), |text, (key, value)| {
-                    text.replace(key, value)
-                });
-            ((*path).to_owned(), text)
-        })
-        .collect())
+        .map(|(path, text)| Ok(((*path).to_owned(), fill(text, &values)?)))
+        .collect()
 }
 
-/// Writes the app into a staging directory beside `dir` and renames it into place, so
-/// that a failure leaves nothing half-made and an existing app is never overwritten.
+/// `text` with each `{{key}}` replaced by its value in one pass, so that a value
+/// holding `{{...}}` (a path, a URL) is copied as it is, never expanded.
+fn fill(text: &str, values: &[(&str, String)]) -> anyhow::Result<String> {
+    let mut filled = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        filled.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find("}}")
+            .context("the template has an unclosed placeholder")?;
+        let key = &after[..end];
+        let (_, value) = values
+            .iter()
+            .find(|(known, _)| *known == key)
+            .with_context(|| format!("the template has an unknown placeholder {key:?}"))?;
+        filled.push_str(value);
+        rest = &after[end + 2..];
+    }
+    filled.push_str(rest);
+    Ok(filled)
+}
+
+/// Writes the app into a staging directory beside `dir` and moves it into place, so that
+/// a failure leaves no half-made app (parent directories it had to create stay) and an
+/// existing app is never overwritten. An existing empty `dir` is kept, with its
+/// permissions, and filled.
 fn create(dir: &Path, files: &[(String, String)]) -> anyhow::Result<()> {
     if dir.exists() {
         let mut entries = std::fs::read_dir(dir)
@@ -269,23 +306,29 @@ fn create(dir: &Path, files: &[(String, String)]) -> anyhow::Result<()> {
             dir.display()
         );
     }
-    let parent = match dir.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
+    let parent = dir.parent().context("the app needs a parent directory")?;
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     let staging = parent.join(format!(".sandglass-new-{}", std::process::id()));
-    let written = write_all(&staging, files).and_then(|()| {
-        if dir.exists() {
-            std::fs::remove_dir(dir).with_context(|| format!("replacing {}", dir.display()))?;
-        }
-        std::fs::rename(&staging, dir)
-            .with_context(|| format!("moving the new app to {}", dir.display()))
-    });
-    if written.is_err() {
-        let _ = std::fs::remove_dir_all(&staging);
-    }
+    // `create_dir`, not `create_dir_all`: it refuses a directory or a link already there,
+    // so nobody can point the staging directory at files of theirs.
+    std::fs::create_dir(&staging)
+        .with_context(|| format!("creating the staging directory {}", staging.display()))?;
+    let written = write_all(&staging, files).and_then(|()| move_into_place(&staging, dir));
+    let _ = std::fs::remove_dir_all(&staging);
     written
+}
+
+fn move_into_place(staging: &Path, dir: &Path) -> anyhow::Result<()> {
+    if !dir.exists() {
+        return std::fs::rename(staging, dir)
+            .with_context(|| format!("moving the new app to {}", dir.display()));
+    }
+    for entry in std::fs::read_dir(staging)? {
+        let entry = entry?;
+        std::fs::rename(entry.path(), dir.join(entry.file_name()))
+            .with_context(|| format!("moving the new app into {}", dir.display()))?;
+    }
+    Ok(())
 }
 
 fn write_all(root: &Path, files: &[(String, String)]) -> anyhow::Result<()> {
@@ -330,6 +373,9 @@ mod tests {
             "a b",
             "sandglass",
             "std",
+            "fn",
+            "gen",
+            "tokio",
         ] {
             assert!(check_name(bad).is_err(), "{bad:?} was taken");
         }
@@ -346,6 +392,17 @@ mod tests {
             source.dependency("host").unwrap(),
             r#"{ path = "/opt/sand \"glass\"\\x/host" }"#
         );
+        let sneaky = Source::Path(PathBuf::from("/opt/{{source}}"));
+        let files = render("hello-app", &sneaky).unwrap();
+        let manifest = &files
+            .iter()
+            .find(|(path, _)| path == "Cargo.toml")
+            .unwrap()
+            .1;
+        assert!(
+            manifest.contains(r#"{ path = "/opt/{{source}}/host" }"#),
+            "{manifest}"
+        );
         let git = Source::Git {
             url: "https://example.com/sandglass.git".into(),
             reference: Some(("branch", "main".into())),
@@ -355,5 +412,29 @@ mod tests {
             r#"{ git = "https://example.com/sandglass.git", branch = "main" }"#
         );
         assert!(toml_string("a\nb").is_err());
+    }
+
+    #[test]
+    fn an_empty_directory_is_filled_and_a_planted_staging_directory_refused() {
+        let root = std::env::temp_dir().join(format!("sandglass-new-unit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let app = root.join("app");
+        std::fs::create_dir_all(&app).unwrap();
+        let files = vec![("a/b.txt".to_owned(), "b".to_owned())];
+        create(&app, &files).unwrap();
+        assert_eq!(std::fs::read_to_string(app.join("a/b.txt")).unwrap(), "b");
+        assert!(
+            create(&app, &files).is_err(),
+            "a full directory was written again"
+        );
+
+        let other = root.join("other");
+        std::fs::create_dir(root.join(format!(".sandglass-new-{}", std::process::id()))).unwrap();
+        assert!(
+            create(&other, &files).is_err(),
+            "a planted staging directory was used"
+        );
+        assert!(!other.exists());
+        let _ = std::fs::remove_dir_all(&root);
     }
 }

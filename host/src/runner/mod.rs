@@ -6,6 +6,12 @@
 //! [`commands_from_wit`] turns the guest's commands into core's, and the completion goes
 //! back to core.
 
+mod run;
+mod run_cache;
+mod task_error;
+
+pub use task_error::WorkflowTaskError;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -24,14 +30,12 @@ use crate::bridge::activation::{RoutedActivation, route_activation};
 use crate::bridge::commands::commands_from_wit;
 use crate::bridge::messages::Messages;
 use crate::sandbox::{Reclaim, Sandbox, WorkflowModule, command_name};
+use crate::stats::{Phase, StatsRecorder};
 use crate::wit::guest;
-use crate::worker::stats::{Phase, StatsRecorder};
 
-use super::run::Run;
-use super::run_cache::{CachedRun, RunCache};
-use super::task_error::{
-    MAX_COMPLETION_BYTES, WorkflowTaskError, task_failure, task_failure_message,
-};
+use run::Run;
+use run_cache::{CachedRun, RunCache};
+use task_error::{MAX_COMPLETION_BYTES, task_failure, task_failure_message};
 
 /// Something that wants to know why runs were evicted (the replayer does).
 pub(crate) type EvictionObserver = Arc<dyn Fn(&str, EvictionReason, &str) + Send + Sync>;
