@@ -64,13 +64,26 @@ fn a_new_app_builds_and_greets() {
     ] {
         assert!(app.join(file).is_file(), "the app has no {file}");
     }
+    let manifest = std::fs::read(app.join("Cargo.toml")).expect("Cargo.toml");
+    std::fs::write(app.join("Cargo.toml"), b"# mine\n").expect("edit Cargo.toml");
     let again = sandglass(&["new".as_ref(), app.as_ref()]);
-    assert!(!again.status.success(), "an existing app was overwritten");
+    assert!(!again.status.success(), "an existing app was written again");
     assert!(
         String::from_utf8_lossy(&again.stderr).contains("not empty"),
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );
+    assert_eq!(
+        std::fs::read(app.join("Cargo.toml")).expect("Cargo.toml"),
+        b"# mine\n",
+        "the user's file was overwritten"
+    );
+    std::fs::write(app.join("Cargo.toml"), manifest).expect("restore Cargo.toml");
+    let beside: Vec<_> = std::fs::read_dir(&root)
+        .expect("read the temp dir")
+        .map(|entry| entry.expect("entry").file_name())
+        .collect();
+    assert_eq!(beside, ["hello-app"], "`new` left something beside the app");
 
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let built = Command::new(&cargo)

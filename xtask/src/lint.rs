@@ -1,4 +1,4 @@
-//! `cargo xtask lint`: formatting and clippy, native and wasm.
+//! `cargo xtask lint`: formatting, clippy (native and wasm) and the public crates' docs.
 
 use crate::cmd::Cmd;
 use crate::ctx::Ctx;
@@ -38,6 +38,20 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
         guest.args(["--", "-D", "warnings"]);
         checks.push(guest);
     }
+
+    // The libraries' docs are their users' manual: a broken intra-doc link is a bug.
+    let mut docs = ctx.cargo();
+    docs.args(["doc", "--no-deps", "--lib"]);
+    docs.args([
+        "-p",
+        "sandglass-host",
+        "-p",
+        "sandglass-declare",
+        "-p",
+        "sandglass",
+    ]);
+    docs.env("RUSTDOCFLAGS", "-D warnings");
+    checks.push(docs);
 
     let mut failed = Vec::new();
     for mut check in checks {

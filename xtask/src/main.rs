@@ -36,7 +36,8 @@ commands:
                (127.0.0.1:7233; started and stopped by xtask unless one runs)
   test [args]  setup, build the wasm workflow components, `cargo test --workspace`;
                args go to `cargo test`, e.g. `cargo xtask test -- --nocapture`
-  lint         `cargo fmt --check` and clippy (native and wasm32-wasip2), -D warnings
+  lint         `cargo fmt --check`, clippy (native and wasm32-wasip2) and rustdoc
+               of the libraries, -D warnings
   bench [args] build in release mode and run the benchmark of BENCHMARKS.md against
                the Python SDK and the official Rust SDK; args go to `sandglass-bench`,
                e.g. `cargo xtask bench --workflows 200 --parked 500 --chain 200`

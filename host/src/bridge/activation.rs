@@ -2,14 +2,14 @@
 //!
 //! One walk over core's jobs gives everything the rest of the activation needs: the WIT
 //! activation for the guest (every job but eviction, in core's order), whether core asks
-//! to evict the run, the facts of a run's start, a new randomness seed, and the
+//! to evict the run and why, the facts of a run's start, a new randomness seed, and the
 //! activation's queries and updates.
 
 use temporalio_common::protos::coresdk::activity_result::activity_resolution::Status as Resolution;
 use temporalio_common::protos::coresdk::child_workflow::child_workflow_result::Status as ChildResult;
 use temporalio_common::protos::coresdk::workflow_activation::resolve_child_workflow_execution_start::Status as ChildStart;
 use temporalio_common::protos::coresdk::workflow_activation::{
-    WorkflowActivation, workflow_activation_job::Variant as Job,
+    WorkflowActivation, remove_from_cache::EvictionReason, workflow_activation_job::Variant as Job,
 };
 
 use std::time::Duration;
@@ -34,7 +34,14 @@ pub struct RoutedActivation {
     /// The activation's queries and updates.
     pub messages: Messages,
     /// Core asked to drop the run from the cache.
-    pub evict: bool,
+    pub eviction: Option<Eviction>,
+}
+
+/// Why core asked to drop a run from the cache.
+#[derive(Clone, Debug)]
+pub struct Eviction {
+    pub reason: EvictionReason,
+    pub message: String,
 }
 
 /// What starting a run's instance takes.
@@ -70,7 +77,7 @@ pub fn route_activation(
         start: None,
         reseed: None,
         messages: Messages::default(),
-        evict: false,
+        eviction: None,
     };
     let mut jobs = Vec::with_capacity(activation.jobs.len());
     // Whether every job so far is a query or an update not yet accepted in history.
@@ -192,7 +199,12 @@ pub fn route_activation(
             })),
             Job::CancelWorkflow(cancel) => jobs.push(guest::Job::CancelRequested(cancel.reason)),
             Job::NotifyHasPatch(patch) => jobs.push(guest::Job::NotifyHasPatch(patch.patch_id)),
-            Job::RemoveFromCache(_) => routed.evict = true,
+            Job::RemoveFromCache(remove) => {
+                routed.eviction = Some(Eviction {
+                    reason: remove.reason(),
+                    message: remove.message,
+                })
+            }
             Job::ResolveChildWorkflowExecutionStart(start) => {
                 let resolution = match start.status {
                     Some(ChildStart::Succeeded(started)) => {
@@ -348,7 +360,7 @@ mod tests {
             "default",
         )
         .unwrap();
-        assert!(routed.evict);
+        assert!(routed.eviction.is_some());
         assert!(routed.guest.is_none());
     }
 }

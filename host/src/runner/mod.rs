@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use prost::Message;
 use temporalio_common::protos::coresdk::workflow_activation::{
-    WorkflowActivation, remove_from_cache::EvictionReason, workflow_activation_job::Variant,
+    WorkflowActivation, remove_from_cache::EvictionReason,
 };
 use temporalio_common::protos::coresdk::workflow_completion::WorkflowActivationCompletion;
 use temporalio_common::protos::coresdk::workflow_completion::workflow_activation_completion::Status;
@@ -175,7 +175,6 @@ impl WorkflowRunner {
         cached: Option<CachedRun>,
     ) -> (WorkflowActivationCompletion, bool) {
         let run_id = activation.run_id.clone();
-        self.notify_evictions(&activation);
         let routed = self.stats.time(Phase::Conversion, || {
             route_activation(activation, &self.task_queue, &self.namespace)
         });
@@ -183,7 +182,10 @@ impl WorkflowRunner {
             Ok(routed) => routed,
             Err(error) => return (self.fail(&run_id, error.into()), false),
         };
-        if routed.evict {
+        if let Some(eviction) = routed.eviction {
+            if let Some(observer) = &self.eviction_observer {
+                observer(&run_id, eviction.reason, &eviction.message);
+            }
             self.runs.forget(&run_id);
             return (WorkflowActivationCompletion::empty(run_id), false);
         }
@@ -356,16 +358,5 @@ impl WorkflowRunner {
         let message = task_failure_message(&error);
         tracing::error!(run_id, error = %message, "workflow task failed");
         task_failure(run_id, message)
-    }
-
-    fn notify_evictions(&self, activation: &WorkflowActivation) {
-        let Some(observer) = &self.eviction_observer else {
-            return;
-        };
-        for job in &activation.jobs {
-            if let Some(Variant::RemoveFromCache(remove)) = &job.variant {
-                observer(&activation.run_id, remove.reason(), &remove.message);
-            }
-        }
     }
 }

@@ -100,6 +100,7 @@ enum Source {
 impl Source {
     fn from_args(args: &NewArgs) -> anyhow::Result<Self> {
         if let Some(url) = &args.git {
+            check_git_url(url)?;
             let reference = [
                 ("branch", &args.branch),
                 ("tag", &args.tag),
@@ -107,6 +108,12 @@ impl Source {
             ]
             .into_iter()
             .find_map(|(key, value)| value.clone().map(|value| (key, value)));
+            if let Some((key, value)) = &reference {
+                ensure!(
+                    !value.trim().is_empty(),
+                    "--{key} is empty; give a {key} or leave it out"
+                );
+            }
             return Ok(Self::Git {
                 url: url.clone(),
                 reference,
@@ -120,7 +127,13 @@ impl Source {
                 let in_cargo_cache = built_from
                     .to_str()
                     .is_some_and(|path| path.contains("/git/checkouts/"));
-                if in_cargo_cache || !is_checkout(&built_from) {
+                ensure!(
+                    !in_cargo_cache,
+                    "this `sandglass` was built in cargo's cache ({}), which cargo may clean; \
+                     say where Sandglass is with --path <checkout> or --git <repository>",
+                    built_from.display()
+                );
+                if !is_checkout(&built_from) {
                     bail!(
                         "this `sandglass` was built from {}, which is no longer a Sandglass \
                          checkout; say where Sandglass is with --path <checkout> or \
@@ -172,21 +185,33 @@ impl Source {
         }
     }
 
-    /// How the generated README starts a dev server with the `sandglass` binary.
+    /// How the generated README starts a dev server with the `sandglass` binary, as
+    /// shell commands.
     fn dev_server_command(&self) -> String {
         match self {
             Self::Path(root) => format!(
-                "cargo run --manifest-path {}/Cargo.toml -p sandglass-host --bin sandglass \\\n    -- dev-server",
-                root.display()
+                "cargo run --manifest-path {} -p sandglass-host --bin sandglass \\\n    -- dev-server",
+                shell_quote(&root.join("Cargo.toml").to_string_lossy())
             ),
-            Self::Git { url, .. } => format!(
-                "cargo install --git {url} sandglass-host --bin sandglass\nsandglass dev-server"
-            ),
+            Self::Git { url, reference } => {
+                let reference = reference
+                    .as_ref()
+                    .map(|(key, value)| format!(" --{key} {}", shell_quote(value)))
+                    .unwrap_or_default();
+                format!(
+                    "cargo install --git {}{reference} sandglass-host --bin sandglass\nsandglass dev-server",
+                    shell_quote(url)
+                )
+            }
         }
     }
 }
 
 pub(crate) fn run(args: NewArgs) -> anyhow::Result<()> {
+    ensure!(
+        !args.dir.as_os_str().is_empty(),
+        "give the directory to create, such as `sandglass new ../my-app`"
+    );
     let dir = std::path::absolute(&args.dir)
         .with_context(|| format!("cannot resolve {}", args.dir.display()))?;
     ensure!(
@@ -223,6 +248,25 @@ pub(crate) fn run(args: NewArgs) -> anyhow::Result<()> {
         dir.display()
     );
     Ok(())
+}
+
+/// Cargo takes a git dependency only by URL: `https://…`, `ssh://…`, `file://…`.
+fn check_git_url(url: &str) -> anyhow::Result<()> {
+    if url.contains("://") {
+        return Ok(());
+    }
+    if let Some((user_host, path)) = url.split_once(':')
+        && user_host.contains('@')
+    {
+        bail!(
+            "cargo does not take scp-style git addresses like {url:?}; write it as \
+             \"ssh://{user_host}/{path}\""
+        );
+    }
+    if Path::new(url).is_dir() {
+        bail!("{url:?} is a directory, not a git URL; for a local checkout use --path {url}");
+    }
+    bail!("{url:?} is not a git URL; cargo needs one such as https://host/owner/sandglass.git")
 }
 
 fn is_checkout(root: &Path) -> bool {
@@ -292,54 +336,94 @@ fn fill(text: &str, values: &[(&str, String)]) -> anyhow::Result<String> {
     Ok(filled)
 }
 
-/// Writes the app into a staging directory beside `dir` and moves it into place, so that
-/// a failure leaves no half-made app (parent directories it had to create stay) and an
-/// existing app is never overwritten. An existing empty `dir` is kept, with its
-/// permissions, and filled.
+/// Writes the app into `dir`, which must not exist or be empty. Each file is created
+/// new (`create_new`: nothing there, not even a link, is followed or replaced), and a
+/// failure removes what this call made, so it leaves no half-made app. An existing
+/// empty `dir` is kept, with its permissions, and filled.
 fn create(dir: &Path, files: &[(String, String)]) -> anyhow::Result<()> {
-    if dir.exists() {
-        let mut entries = std::fs::read_dir(dir)
-            .with_context(|| format!("{} exists and is not a readable directory", dir.display()))?;
-        ensure!(
-            entries.next().is_none(),
-            "{} exists and is not empty; choose a new directory",
-            dir.display()
-        );
+    let made_dir = match std::fs::symlink_metadata(dir) {
+        Ok(_) if !dir.exists() => {
+            bail!(
+                "{} is a broken symbolic link; remove it or choose another directory",
+                dir.display()
+            )
+        }
+        Ok(_) => {
+            let mut entries = std::fs::read_dir(dir).with_context(|| {
+                format!("{} exists and is not a readable directory", dir.display())
+            })?;
+            ensure!(
+                entries.next().is_none(),
+                "{} exists and is not empty; choose a new directory",
+                dir.display()
+            );
+            false
+        }
+        Err(_) => {
+            if let Some(parent) = dir.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("creating {}", parent.display()))?;
+            }
+            std::fs::create_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
+            true
+        }
+    };
+    let mut made = Vec::new();
+    let written = write_all(dir, files, &mut made);
+    if written.is_err() {
+        if made_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        } else {
+            // Newest first: files before the directories that hold them.
+            for path in made.iter().rev() {
+                let _ = std::fs::remove_file(path).or_else(|_| std::fs::remove_dir(path));
+            }
+        }
     }
-    let parent = dir.parent().context("the app needs a parent directory")?;
-    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let staging = parent.join(format!(".sandglass-new-{}", std::process::id()));
-    // `create_dir`, not `create_dir_all`: it refuses a directory or a link already there,
-    // so nobody can point the staging directory at files of theirs.
-    std::fs::create_dir(&staging)
-        .with_context(|| format!("creating the staging directory {}", staging.display()))?;
-    let written = write_all(&staging, files).and_then(|()| move_into_place(&staging, dir));
-    let _ = std::fs::remove_dir_all(&staging);
     written
 }
 
-fn move_into_place(staging: &Path, dir: &Path) -> anyhow::Result<()> {
-    if !dir.exists() {
-        return std::fs::rename(staging, dir)
-            .with_context(|| format!("moving the new app to {}", dir.display()));
-    }
-    for entry in std::fs::read_dir(staging)? {
-        let entry = entry?;
-        std::fs::rename(entry.path(), dir.join(entry.file_name()))
-            .with_context(|| format!("moving the new app into {}", dir.display()))?;
+/// Writes `files` below `root`, recording in `made` each file and directory it creates.
+fn write_all(
+    root: &Path,
+    files: &[(String, String)],
+    made: &mut Vec<PathBuf>,
+) -> anyhow::Result<()> {
+    for (path, text) in files {
+        let path = root.join(path);
+        let mut missing: Vec<&Path> = path
+            .ancestors()
+            .skip(1)
+            .take_while(|dir| *dir != root && !dir.exists())
+            .collect();
+        missing.reverse();
+        for dir in missing {
+            std::fs::create_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
+            made.push(dir.to_path_buf());
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .with_context(|| format!("creating {}", path.display()))?;
+        made.push(path.clone());
+        std::io::Write::write_all(&mut file, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }
 
-fn write_all(root: &Path, files: &[(String, String)]) -> anyhow::Result<()> {
-    for (path, text) in files {
-        let path = root.join(path);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+/// `text` as one shell word: bare if it is plainly safe, else in single quotes.
+fn shell_quote(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-:@+=,".contains(c));
+    if plain {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
     }
-    Ok(())
 }
 
 /// `text` as a TOML basic string.
@@ -415,26 +499,71 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_directory_is_filled_and_a_planted_staging_directory_refused() {
+    fn an_empty_directory_is_kept_and_a_failure_leaves_it_empty() {
+        use std::os::unix::fs::PermissionsExt;
+
         let root = std::env::temp_dir().join(format!("sandglass-new-unit-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         let app = root.join("app");
         std::fs::create_dir_all(&app).unwrap();
-        let files = vec![("a/b.txt".to_owned(), "b".to_owned())];
+        std::fs::set_permissions(&app, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let files = vec![
+            ("a/b.txt".to_owned(), "b".to_owned()),
+            ("c.txt".to_owned(), "c".to_owned()),
+        ];
         create(&app, &files).unwrap();
         assert_eq!(std::fs::read_to_string(app.join("a/b.txt")).unwrap(), "b");
+        let mode = std::fs::metadata(&app).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "the directory was replaced");
+
+        let other = vec![("c.txt".to_owned(), "overwritten".to_owned())];
         assert!(
-            create(&app, &files).is_err(),
+            create(&app, &other).is_err(),
             "a full directory was written again"
         );
+        assert_eq!(std::fs::read_to_string(app.join("c.txt")).unwrap(), "c");
 
-        let other = root.join("other");
-        std::fs::create_dir(root.join(format!(".sandglass-new-{}", std::process::id()))).unwrap();
-        assert!(
-            create(&other, &files).is_err(),
-            "a planted staging directory was used"
-        );
-        assert!(!other.exists());
+        // The second file collides with the first: everything made is removed again.
+        let empty = root.join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        let colliding = vec![
+            ("x/y.txt".to_owned(), "1".to_owned()),
+            ("x/y.txt".to_owned(), "2".to_owned()),
+        ];
+        assert!(create(&empty, &colliding).is_err());
+        assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0, "debris left");
+        let fresh = root.join("fresh");
+        assert!(create(&fresh, &colliding).is_err());
+        assert!(!fresh.exists(), "a half-made app was left");
+
+        std::os::unix::fs::symlink(root.join("nowhere"), root.join("dangling")).unwrap();
+        let error = create(&root.join("dangling"), &files)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("broken symbolic link"), "{error}");
         let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn git_sources_must_be_urls_cargo_takes() {
+        check_git_url("https://example.com/sandglass.git").unwrap();
+        check_git_url("ssh://git@example.com/org/sandglass.git").unwrap();
+        let scp = check_git_url("git@github.com:org/sandglass.git")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            scp.contains("ssh://git@github.com/org/sandglass.git"),
+            "{scp}"
+        );
+        assert!(check_git_url("").is_err());
+        assert!(
+            check_git_url("/")
+                .unwrap_err()
+                .to_string()
+                .contains("--path")
+        );
+        assert_eq!(shell_quote("/opt/sand glass"), "'/opt/sand glass'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote("/opt/sandglass"), "/opt/sandglass");
     }
 }
