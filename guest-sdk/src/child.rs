@@ -1,4 +1,4 @@
-//! Child workflows, and signals to and cancellation of other workflows.
+//! Child workflows: starting them, signalling and cancelling them, and their results.
 
 use std::fmt;
 use std::future::Future;
@@ -16,11 +16,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::bindings::exports::sandglass::workflow::guest::{
-    CancelExternal, ChildCancellationType as WitCancellationType, ChildResolution,
-    ChildStartResolution, Command, ExternalWorkflow, IdReusePolicy as WitIdReusePolicy,
-    ParentClosePolicy as WitParentClosePolicy, SignalExternal, StartChild,
+    ChildCancellationType as WitCancellationType, ChildResolution, ChildStartResolution, Command,
+    ExternalWorkflow, IdReusePolicy as WitIdReusePolicy, ParentClosePolicy as WitParentClosePolicy,
+    StartChild,
 };
 use crate::bindings::sandglass::workflow::types::{Failure, Payload};
+use crate::external::external_signal;
 use crate::state::Shared;
 use crate::time::to_wit_duration;
 use crate::{FailureChain, RetryPolicy, SignalDefinition, WorkflowError, payload};
@@ -97,7 +98,7 @@ pub struct ChildWorkflowError {
 }
 
 impl ChildWorkflowError {
-    fn from_host(failure: Failure, cancelled: bool) -> Self {
+    pub(crate) fn from_host(failure: Failure, cancelled: bool) -> Self {
         Self {
             chain: FailureChain::from_host(failure, cancelled),
             start_failed: None,
@@ -441,131 +442,6 @@ impl<O> Drop for ChildWorkflowHandle<O> {
             if let Some(seq) = self.seq {
                 state.children.abandon(seq);
             }
-        }
-    }
-}
-
-/// Another workflow, by id: signal it or ask it to cancel.
-#[derive(Clone)]
-pub struct ExternalWorkflowHandle {
-    shared: Rc<Shared>,
-    workflow: ExternalWorkflow,
-}
-
-impl ExternalWorkflowHandle {
-    pub(crate) fn new(shared: &Rc<Shared>, workflow_id: String, run_id: Option<String>) -> Self {
-        Self {
-            shared: shared.clone(),
-            workflow: ExternalWorkflow {
-                workflow_id,
-                run_id: run_id.unwrap_or_default(),
-            },
-        }
-    }
-
-    pub fn workflow_id(&self) -> &str {
-        &self.workflow.workflow_id
-    }
-
-    /// Signals the workflow; resolves once the server has delivered it, or with why not
-    /// (e.g. the workflow does not exist or has closed).
-    pub fn signal<I: Serialize>(
-        &self,
-        signal: SignalDefinition<I>,
-        input: &I,
-    ) -> impl Future<Output = Result<(), ChildWorkflowError>> + use<I> {
-        external_signal(
-            &self.shared,
-            self.workflow.clone(),
-            signal.name(),
-            payload::encode_arguments(input),
-        )
-    }
-
-    /// Asks the workflow to cancel; resolves once the server has recorded the request.
-    pub fn cancel(&self, reason: &str) -> impl Future<Output = Result<(), ChildWorkflowError>> {
-        let mut state = self.shared.state.borrow_mut();
-        let seq = state.externals.allocate();
-        state.push_command(Command::CancelExternal(CancelExternal {
-            seq,
-            workflow: self.workflow.clone(),
-            reason: reason.to_owned(),
-        }));
-        ExternalDone {
-            shared: self.shared.clone(),
-            seq: Some(seq),
-        }
-    }
-}
-
-fn external_signal(
-    shared: &Rc<Shared>,
-    workflow: ExternalWorkflow,
-    signal_name: &str,
-    arguments: Result<Vec<Payload>, serde_json::Error>,
-) -> ExternalDone {
-    let mut state = shared.state.borrow_mut();
-    let arguments = match arguments {
-        Ok(arguments) => arguments,
-        Err(error) => {
-            state.fail_task(
-                PAYLOAD_ENCODE_ERROR,
-                format!(
-                    "workflow {:?}: the input of signal {signal_name:?} does not encode as \
-                     JSON: {error}",
-                    shared.info.workflow_type
-                ),
-            );
-            return ExternalDone {
-                shared: shared.clone(),
-                seq: None,
-            };
-        }
-    };
-    let seq = state.externals.allocate();
-    state.push_command(Command::SignalExternal(SignalExternal {
-        seq,
-        workflow,
-        signal_name: signal_name.to_owned(),
-        arguments,
-    }));
-    ExternalDone {
-        shared: shared.clone(),
-        seq: Some(seq),
-    }
-}
-
-/// Waits for a signal to, or a cancellation request of, another workflow to be recorded.
-struct ExternalDone {
-    shared: Rc<Shared>,
-    /// `None` once resolved, or when nothing was sent (the task is failing).
-    seq: Option<u32>,
-}
-
-impl Future for ExternalDone {
-    type Output = Result<(), ChildWorkflowError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        let Some(seq) = this.seq else {
-            return Poll::Pending;
-        };
-        let polled = this.shared.state.borrow_mut().externals.poll(seq, cx);
-        let Poll::Ready(failure) = polled else {
-            return Poll::Pending;
-        };
-        this.seq = None;
-        Poll::Ready(match failure {
-            None => Ok(()),
-            Some(failure) => Err(ChildWorkflowError::from_host(failure, false)),
-        })
-    }
-}
-
-impl Drop for ExternalDone {
-    fn drop(&mut self) {
-        if let (Some(seq), Ok(mut state)) = (self.seq, self.shared.state.try_borrow_mut()) {
-            state.externals.abandon(seq);
         }
     }
 }

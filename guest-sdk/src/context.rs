@@ -13,11 +13,10 @@ use crate::bindings::exports::sandglass::workflow::guest::{
     Command, ContinueAsNew as WitContinueAsNew, SetPatchMarker,
 };
 use crate::bindings::sandglass::workflow::types::Payload;
-use crate::child::{
-    self, ChildWorkflowError, ChildWorkflowOptions, ExternalWorkflowHandle, StartChildWorkflow,
-};
+use crate::child::{self, ChildWorkflowError, ChildWorkflowOptions, StartChildWorkflow};
 use crate::condition::{CancelRequested, WaitCondition, WaitConditionTimeout};
 use crate::error::Cancelled;
+use crate::external::ExternalWorkflowHandle;
 use crate::scope::{CancellationScope, InScope};
 use crate::state::{Shared, TaskFailure};
 use crate::time::to_wit_duration;

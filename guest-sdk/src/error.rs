@@ -13,7 +13,7 @@
 use std::fmt;
 use std::ops::Deref;
 
-use sandglass_declare::failure_types::{ACTIVITY_ERROR, CANCELLED_ERROR};
+use sandglass_declare::failure_types::{ACTIVITY_ERROR, CANCELLED_ERROR, CONTINUE_AS_NEW};
 use serde::Serialize;
 
 use crate::FailureChain;
@@ -72,7 +72,7 @@ impl WorkflowError {
     /// The "error" that continues the run as new; its encoding problem, if any, is
     /// reported as a task failure like a bad detail.
     pub(crate) fn continue_as_new(command: Result<ContinueAsNew, String>) -> Self {
-        let mut error = Self::application("ContinueAsNew", "the workflow continued as new");
+        let mut error = Self::application(CONTINUE_AS_NEW, "the workflow continued as new");
         match command {
             Ok(command) => error.continue_as_new = Some(Box::new(command)),
             Err(message) => error.detail_error = Some(message),

@@ -85,6 +85,7 @@ mod context;
 mod error;
 mod executor;
 mod export;
+mod external;
 mod failure;
 mod handlers;
 pub mod log;
@@ -103,11 +104,12 @@ pub use activity::{
 };
 pub use child::{
     ChildWorkflowCancellationType, ChildWorkflowError, ChildWorkflowHandle, ChildWorkflowOptions,
-    ExternalWorkflowHandle, ParentClosePolicy, StartChildWorkflow, WorkflowIdReusePolicy,
+    ParentClosePolicy, StartChildWorkflow, WorkflowIdReusePolicy,
 };
 pub use combinators::{Either, Select, join, join_all, select};
 pub use context::{ContinueAsNewOptions, ParentWorkflow, WorkflowContext, WorkflowInfo};
 pub use error::{ActivityError, Cancelled, WorkflowError, WorkflowResult};
+pub use external::ExternalWorkflowHandle;
 pub use failure::FailureChain;
 pub use handlers::{Handlers, RawArguments};
 pub use sandglass_declare::failure_types;

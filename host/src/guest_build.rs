@@ -83,6 +83,13 @@ pub fn build_workflow_crate_with_features(
     })
 }
 
+/// Copies the component at `built` to `target` through a new file and a rename, so a
+/// worker watching `target`'s directory never reads half a component.
+pub fn install_component(built: &Path, target: &Path) -> std::io::Result<()> {
+    let bytes = std::fs::read(built)?;
+    crate::user_dirs::write_atomically(target, &[&bytes], crate::user_dirs::DirAccess::Default)
+}
+
 /// Finds the last `.wasm` file in cargo's JSON messages.
 fn wasm_artifact(messages: &[u8]) -> Option<PathBuf> {
     String::from_utf8_lossy(messages)

@@ -32,8 +32,9 @@
 //!
 //! Core hands the worker one *activation* per workflow task: a run id and a list of jobs
 //! (start, fire timer, resolve activity, signal, query, update, evict …). The workflow
-//! half of a worker (`runner/`, the `WorkflowRunner`) takes it through four steps, each one call
-//! and one walk of the jobs:
+//! half of a worker (`runner/`, the `WorkflowRunner`) takes it through four steps, each one
+//! call. Core's jobs are walked once, by the route; the run walks the guest's jobs once
+//! more, to forget what they resolve:
 //!
 //! 1. **Route** (`bridge/activation.rs`, `route_activation`): core's jobs become the
 //!    guest's WIT jobs, checked (a job the guest cannot take is a `RouteError`); the
@@ -134,7 +135,9 @@ pub use sandglass_declare::{
 };
 pub use settings::ConnectionSettings;
 pub use stats::WorkerStats;
-pub use worker::{ShutdownHandle, Worker, WorkerBuilder, WorkerError, WorkerOptions};
+pub use worker::{
+    ShutdownHandle, Worker, WorkerBuilder, WorkerError, WorkerOptions, wait_for_stop_signal,
+};
 
 /// The History proto, for replay and inspection.
 pub use temporalio_common::protos::temporal::api::history::v1::History;

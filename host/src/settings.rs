@@ -62,6 +62,11 @@ impl ConnectionSettings {
         self
     }
 
+    pub fn with_connect_timeout(mut self, connect_timeout: Duration) -> Self {
+        self.connect_timeout = connect_timeout;
+        self
+    }
+
     /// The address as a URL; bare `host:port` means plain-text gRPC.
     pub fn url(&self) -> String {
         if self.address.contains("://") {

@@ -129,8 +129,7 @@ impl TestEnv {
         task_queue: &str,
         configure: impl FnOnce(WorkerBuilder) -> WorkerBuilder,
     ) -> RunningWorker {
-        let builder = configure(Worker::builder(self.client.clone(), task_queue));
-        RunningWorker::spawn(builder.build().await.expect("build the worker"))
+        RunningWorker::start(configure(Worker::builder(self.client.clone(), task_queue))).await
     }
 
     /// A worker builder serving the greeting example (workflow and `greet` activity);
@@ -141,14 +140,19 @@ impl TestEnv {
             .sync_activity(GREET, |_ctx, name: String| Ok(greet(name)))
     }
 
+    /// A worker serving the greeting example and the test workflows
+    /// (`tests/workflows`), running.
+    pub async fn test_worker(&self, task_queue: &str) -> RunningWorker {
+        RunningWorker::start(
+            self.greeting_worker_builder(task_queue)
+                .workflow_module(test_component()),
+        )
+        .await
+    }
+
     /// The greeting example's worker, running.
     pub async fn greeting_worker(&self, task_queue: &str) -> RunningWorker {
-        let worker = self
-            .greeting_worker_builder(task_queue)
-            .build()
-            .await
-            .expect("build the greeting worker");
-        RunningWorker::spawn(worker)
+        RunningWorker::start(self.greeting_worker_builder(task_queue)).await
     }
 }
 
@@ -169,6 +173,25 @@ impl TimeSkippingEnv {
             )
         });
         Self { server, client }
+    }
+}
+
+impl TimeSkippingEnv {
+    /// A worker on the test server's client, set up by `configure`, running on a
+    /// background task; a worker that does not build panics with the server's output.
+    pub async fn serve(
+        &self,
+        task_queue: &str,
+        configure: impl FnOnce(WorkerBuilder) -> WorkerBuilder,
+    ) -> RunningWorker {
+        let builder = configure(Worker::builder(self.client.clone(), task_queue));
+        let worker = builder.build().await.unwrap_or_else(|err| {
+            panic!(
+                "build a worker on the test server: {err}\nserver output:\n{}",
+                self.server.output_tail()
+            )
+        });
+        RunningWorker::spawn(worker)
     }
 }
 
@@ -193,6 +216,11 @@ pub struct RunningWorker {
 }
 
 impl RunningWorker {
+    /// Builds the worker `builder` describes and runs it; panics if it does not build.
+    pub async fn start(builder: WorkerBuilder) -> Self {
+        Self::spawn(builder.build().await.expect("build the worker"))
+    }
+
     pub fn spawn(worker: Worker) -> Self {
         let shutdown = worker.shutdown_handle();
         let worker = Arc::new(worker);

@@ -166,9 +166,7 @@ const LOOP: WorkflowDefinition<(), String> = WorkflowDefinition::new("InfiniteLo
 
 /// Hostile runs retry their failed tasks quickly, so the loop keeps burning deadlines.
 fn hostile_options(id: String, task_queue: &str) -> WorkflowOptions {
-    let mut options = WorkflowOptions::new(id, task_queue);
-    options.task_timeout = Some(Duration::from_secs(3));
-    options
+    WorkflowOptions::new(id, task_queue).with_task_timeout(Duration::from_secs(3))
 }
 
 /// Runs one greeting and returns how long it took, end to end.
@@ -448,13 +446,7 @@ async fn failure_chains_from_other_sdks_are_cut_and_wedge_nothing() {
 
     let env = TestEnv::start().await;
     let task_queue = unique_task_queue("deep-chain");
-    let worker = env
-        .greeting_worker_builder(&task_queue)
-        .workflow_module(test_component())
-        .build()
-        .await
-        .expect("build the worker");
-    let worker = RunningWorker::spawn(worker);
+    let worker = env.test_worker(&task_queue).await;
 
     // A worker of another SDK (Go accepts 10,000 levels) fails an activity with 150
     // causes: the poll response that carries them is past prost's 100 levels. The
@@ -719,15 +711,13 @@ async fn a_completion_temporal_would_refuse_fails_its_task_with_its_size() {
 
 /// A worker serving the greeting and both components of hostile workflows.
 async fn hostile_worker(env: &TestEnv, task_queue: &str, options: WorkerOptions) -> RunningWorker {
-    let worker = env
-        .greeting_worker_builder(task_queue)
-        .workflow_module(component("sandglass-hostile-workflows"))
-        .workflow_module(component("sandglass-wit-hostile-workflows"))
-        .options(options)
-        .build()
-        .await
-        .expect("build the worker");
-    RunningWorker::spawn(worker)
+    RunningWorker::start(
+        env.greeting_worker_builder(task_queue)
+            .workflow_module(component("sandglass-hostile-workflows"))
+            .workflow_module(component("sandglass-wit-hostile-workflows"))
+            .options(options),
+    )
+    .await
 }
 
 /// Whether the run's history has a failed workflow task.

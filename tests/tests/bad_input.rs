@@ -12,8 +12,7 @@ use sandglass_host::{
     WorkflowOptions, WorkflowResultError,
 };
 use sandglass_tests::{
-    RunningWorker, TestEnv, greeting_component, test_component, unique_task_queue,
-    workflow_task_failure,
+    TestEnv, greeting_component, test_component, unique_task_queue, workflow_task_failure,
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -59,13 +58,7 @@ async fn unknown_workflow_type_fails_its_task_and_the_worker_keeps_serving() {
 async fn unregistered_activity_type_fails_the_activity_with_a_clear_message() {
     let env = TestEnv::start().await;
     let task_queue = unique_task_queue("unregistered");
-    let worker = env
-        .serve(&task_queue, |worker| {
-            worker
-                .workflow_module(test_component())
-                .sync_activity(GREET, |_ctx, name: String| Ok(greet(name)))
-        })
-        .await;
+    let worker = env.test_worker(&task_queue).await;
 
     const WORKFLOW: WorkflowDefinition<String, String> =
         WorkflowDefinition::new("UnregisteredActivityWorkflow");
@@ -113,16 +106,19 @@ async fn bad_modules_are_reported_and_good_ones_still_served() {
 
     // A bad module beside a good one: the good one is served.
     let task_queue = unique_task_queue("mixed");
-    let worker = Worker::builder(env.client.clone(), &task_queue)
-        .workflow_module(&garbage)
-        .workflow_module(greeting_component())
-        .workflow_module(&missing)
-        .sync_activity(GREET, |_ctx, name: String| Ok(greet(name)))
-        .build()
-        .await
-        .expect("the good module is enough");
-    assert_eq!(worker.workflow_types(), vec!["GreetingWorkflow".to_owned()]);
-    let worker = RunningWorker::spawn(worker);
+    let worker = env
+        .serve(&task_queue, |builder| {
+            builder
+                .workflow_module(&garbage)
+                .workflow_module(greeting_component())
+                .workflow_module(&missing)
+                .sync_activity(GREET, |_ctx, name: String| Ok(greet(name)))
+        })
+        .await;
+    assert_eq!(
+        worker.worker().workflow_types(),
+        vec!["GreetingWorkflow".to_owned()]
+    );
     let result = env
         .client
         .execute_workflow(
@@ -231,8 +227,9 @@ async fn unreachable_server_is_named_with_the_fix() {
         .and_then(|l| l.local_addr())
         .expect("free port")
         .port();
-    let mut settings = ConnectionSettings::default().with_address(format!("127.0.0.1:{port}"));
-    settings.connect_timeout = Duration::from_secs(3);
+    let settings = ConnectionSettings::default()
+        .with_address(format!("127.0.0.1:{port}"))
+        .with_connect_timeout(Duration::from_secs(3));
     let error = Client::connect(settings)
         .await
         .expect_err("nothing listens there");

@@ -9,7 +9,6 @@
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use greeting_activities::{GREET, greet};
 use sandglass_host::sandbox::{Sandbox, WorkflowModule};
 use sandglass_host::{
     History, ReplayError, Replayer, WorkflowDefinition, WorkflowHandle, WorkflowOptions,
@@ -135,13 +134,7 @@ async fn std_clock_and_randomness_come_from_the_run_and_replay_identically() {
     let probe_lines = capture_probe_lines();
     let env = TestEnv::start().await;
     let task_queue = unique_task_queue("determinism");
-    let worker = env
-        .serve(&task_queue, |worker| {
-            worker
-                .workflow_module(test_component())
-                .sync_activity(GREET, |_ctx, name: String| Ok(greet(name)))
-        })
-        .await;
+    let worker = env.test_worker(&task_queue).await;
     let (first, report, history) = run_once(&env, &task_queue, "determinism-1").await;
     let (second, other, other_history) = run_once(&env, &task_queue, "determinism-2").await;
     worker.stop().await.expect("worker stops cleanly");

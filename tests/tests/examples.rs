@@ -16,15 +16,14 @@ use sandglass_tests::{RunningWorker, TestEnv, component};
 async fn the_activities_example_retries_resumes_and_cancels() {
     let env = TestEnv::start().await;
     let options = WorkerOptions::default().with_activity_threads(8);
-    let worker = activities_example::worker_builder(
-        env.client.clone(),
-        component("activities-example-workflows"),
+    let worker = RunningWorker::start(
+        activities_example::worker_builder(
+            env.client.clone(),
+            component("activities-example-workflows"),
+        )
+        .options(options),
     )
-    .options(options)
-    .build()
-    .await
-    .expect("build the example's worker");
-    let worker = RunningWorker::spawn(worker);
+    .await;
 
     let summary = env
         .client
@@ -57,14 +56,11 @@ async fn the_message_passing_example_answers_queries_updates_and_signals() {
     };
 
     let env = TestEnv::start().await;
-    let worker = message_passing_example::worker_builder(
+    let worker = RunningWorker::start(message_passing_example::worker_builder(
         env.client.clone(),
         component("message-passing-workflows"),
-    )
-    .build()
-    .await
-    .expect("build the example's worker");
-    let worker = RunningWorker::spawn(worker);
+    ))
+    .await;
     let handle = env
         .client
         .start_workflow(

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use sandglass_host::guest_build::install_component;
 use sandglass_host::reload::ModuleStore;
 use sandglass_host::reload::{ReloadOptions, ReloadProblem, VersioningPolicy};
 use sandglass_host::{Client, Worker, WorkflowDefinition, WorkflowHandle, WorkflowOptions};
@@ -37,9 +38,7 @@ impl Setup {
 
     /// Puts `component` in the directory as `name`, by rename as a deployment would.
     fn install(&self, component: &Path, name: &str) {
-        let staging = self.dir.join(format!(".{name}.partial"));
-        std::fs::copy(component, &staging).expect("copy the component");
-        std::fs::rename(&staging, self.dir.join(name)).expect("move the component in");
+        install_component(component, &self.dir.join(name)).expect("install the component");
     }
 
     fn options(&self) -> ReloadOptions {
@@ -65,13 +64,12 @@ impl Drop for Setup {
 
 /// A hot-reloading worker serving `setup`'s directory, running.
 async fn start_worker(client: &Client, task_queue: &str, setup: &Setup) -> RunningWorker {
-    let worker = Worker::builder(client.clone(), task_queue)
-        .workflow_dir(&setup.dir)
-        .reload_options(setup.options())
-        .build()
-        .await
-        .expect("build the hot-reloading worker");
-    RunningWorker::spawn(worker)
+    RunningWorker::start(
+        Worker::builder(client.clone(), task_queue)
+            .workflow_dir(&setup.dir)
+            .reload_options(setup.options()),
+    )
+    .await
 }
 
 async fn start(

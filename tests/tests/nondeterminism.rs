@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use greeting_activities::{GREET, GREETING_WORKFLOW, greet};
 use sandglass_host::{WorkerOptions, WorkflowOptions, WorkflowResultError};
-use sandglass_tests::{TestEnv, greeting_component, test_component, unique_task_queue};
-use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+use sandglass_tests::{
+    TestEnv, greeting_component, test_component, unique_task_queue, wait_for_timer_started,
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn nondeterminism_can_fail_the_workflow() {
@@ -50,20 +51,4 @@ async fn nondeterminism_can_fail_the_workflow() {
     assert!(matches!(error, WorkflowResultError::Failed(_)), "{message}");
     assert!(message.contains("TMPRL1100"), "{message}");
     v2.stop().await.expect("v2 stops");
-}
-
-async fn wait_for_timer_started<O>(handle: &sandglass_host::WorkflowHandle<O>) {
-    for _ in 0..100 {
-        let history = handle.fetch_history().await.expect("history");
-        if history.events.iter().any(|e| {
-            matches!(
-                e.attributes,
-                Some(Attributes::TimerStartedEventAttributes(_))
-            )
-        }) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("v1 never started its timer");
 }

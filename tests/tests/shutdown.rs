@@ -188,34 +188,37 @@ async fn fresh_worker(
 ) -> (RunningWorker, Arc<Mutex<Vec<Rerun>>>) {
     let reruns: Arc<Mutex<Vec<Rerun>>> = Arc::default();
     let (sync_reruns, async_reruns) = (reruns.clone(), reruns.clone());
-    let worker = worker_builder(client, task_queue, Duration::from_secs(10))
-        .sync_activity(POOL_PROBE, move |ctx, i: u32| {
-            let resumed = matches!(ctx.last_heartbeat_details::<u32>(), Some(Ok(d)) if d == i);
-            sync_reruns
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(Rerun {
-                    attempt: ctx.info().attempt,
-                    resumed,
-                });
-            Ok(i)
-        })
-        .async_activity(GREET, move |ctx, name: String| {
-            let resumed =
-                matches!(ctx.last_heartbeat_details::<String>(), Some(Ok(d)) if d == name);
-            async_reruns
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(Rerun {
-                    attempt: ctx.info().attempt,
-                    resumed,
-                });
-            async move { Ok(greet(name)) }
-        })
-        .build()
-        .await
-        .expect("build the fresh worker");
-    (RunningWorker::spawn(worker), reruns)
+    (
+        RunningWorker::start(
+            worker_builder(client, task_queue, Duration::from_secs(10))
+                .sync_activity(POOL_PROBE, move |ctx, i: u32| {
+                    let resumed =
+                        matches!(ctx.last_heartbeat_details::<u32>(), Some(Ok(d)) if d == i);
+                    sync_reruns
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(Rerun {
+                            attempt: ctx.info().attempt,
+                            resumed,
+                        });
+                    Ok(i)
+                })
+                .async_activity(GREET, move |ctx, name: String| {
+                    let resumed =
+                        matches!(ctx.last_heartbeat_details::<String>(), Some(Ok(d)) if d == name);
+                    async_reruns
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(Rerun {
+                            attempt: ctx.info().attempt,
+                            resumed,
+                        });
+                    async move { Ok(greet(name)) }
+                }),
+        )
+        .await,
+        reruns,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -227,32 +230,31 @@ async fn shutdown_waits_for_running_activities_and_reports_every_result() {
 
     let (sync_record, sync_started) = (record.clone(), started_tx.clone());
     let (async_record, async_started) = (record.clone(), started_tx);
-    let worker = worker_builder(&env.client, &task_queue, Duration::from_secs(60))
-        .sync_activity(POOL_PROBE, move |ctx, i: u32| {
-            let _ = sync_started.send(ctx.info().activity_id.clone());
-            // Still busy when the worker begins to stop, and for a while after.
-            let waiting = Instant::now();
-            while !ctx.is_worker_shutdown() && waiting.elapsed() < PATIENCE {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            std::thread::sleep(Duration::from_secs(1));
-            sync_record.push(format!("pool_probe {i}"), ctx);
-            Ok(i)
-        })
-        .async_activity(GREET, move |ctx, name: String| {
-            let (record, started) = (async_record.clone(), async_started.clone());
-            async move {
-                let _ = started.send(ctx.info().activity_id.clone());
-                let _ = tokio::time::timeout(PATIENCE, ctx.worker_shutdown()).await;
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                record.push(format!("greet {name}"), &ctx);
-                Ok(greet(name))
-            }
-        })
-        .build()
-        .await
-        .expect("build the worker");
-    let worker = RunningWorker::spawn(worker);
+    let worker = RunningWorker::start(
+        worker_builder(&env.client, &task_queue, Duration::from_secs(60))
+            .sync_activity(POOL_PROBE, move |ctx, i: u32| {
+                let _ = sync_started.send(ctx.info().activity_id.clone());
+                // Still busy when the worker begins to stop, and for a while after.
+                let waiting = Instant::now();
+                while !ctx.is_worker_shutdown() && waiting.elapsed() < PATIENCE {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                std::thread::sleep(Duration::from_secs(1));
+                sync_record.push(format!("pool_probe {i}"), ctx);
+                Ok(i)
+            })
+            .async_activity(GREET, move |ctx, name: String| {
+                let (record, started) = (async_record.clone(), async_started.clone());
+                async move {
+                    let _ = started.send(ctx.info().activity_id.clone());
+                    let _ = tokio::time::timeout(PATIENCE, ctx.worker_shutdown()).await;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    record.push(format!("greet {name}"), &ctx);
+                    Ok(greet(name))
+                }
+            }),
+    )
+    .await;
     let workflows = Started::start(&env.client, &task_queue).await;
     wait_for_starts(&mut started, ACTIVITIES).await;
     assert!(record.seen().is_empty(), "an activity finished too early");
@@ -304,45 +306,44 @@ async fn activities_still_running_after_the_grace_period_are_cancelled_and_retri
 
     let (sync_record, sync_started) = (record.clone(), started_tx.clone());
     let (async_record, async_started) = (record.clone(), started_tx);
-    let worker = worker_builder(&env.client, &task_queue, Duration::from_secs(1))
-        .sync_activity(POOL_PROBE, move |ctx, i: u32| {
-            let _ = sync_started.send(ctx.info().activity_id.clone());
-            let waiting = Instant::now();
-            while !ctx.is_cancelled() {
-                if waiting.elapsed() > PATIENCE {
-                    return Err(ActivityFailure::application(
-                        "NeverCancelled",
-                        "no cancellation arrived",
-                    ));
+    let worker = RunningWorker::start(
+        worker_builder(&env.client, &task_queue, Duration::from_secs(1))
+            .sync_activity(POOL_PROBE, move |ctx, i: u32| {
+                let _ = sync_started.send(ctx.info().activity_id.clone());
+                let waiting = Instant::now();
+                while !ctx.is_cancelled() {
+                    if waiting.elapsed() > PATIENCE {
+                        return Err(ActivityFailure::application(
+                            "NeverCancelled",
+                            "no cancellation arrived",
+                        ));
+                    }
+                    ctx.heartbeat(&i);
+                    std::thread::sleep(Duration::from_millis(50));
                 }
-                ctx.heartbeat(&i);
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            sync_record.push(format!("pool_probe {i}"), ctx);
-            Err(ActivityFailure::cancelled())
-        })
-        .async_activity(GREET, move |ctx, name: String| {
-            let (record, started) = (async_record.clone(), async_started.clone());
-            async move {
-                let _ = started.send(ctx.info().activity_id.clone());
-                ctx.heartbeat(&name);
-                if tokio::time::timeout(PATIENCE, ctx.cancelled())
-                    .await
-                    .is_err()
-                {
-                    return Err(ActivityFailure::application(
-                        "NeverCancelled",
-                        "no cancellation arrived",
-                    ));
+                sync_record.push(format!("pool_probe {i}"), ctx);
+                Err(ActivityFailure::cancelled())
+            })
+            .async_activity(GREET, move |ctx, name: String| {
+                let (record, started) = (async_record.clone(), async_started.clone());
+                async move {
+                    let _ = started.send(ctx.info().activity_id.clone());
+                    ctx.heartbeat(&name);
+                    if tokio::time::timeout(PATIENCE, ctx.cancelled())
+                        .await
+                        .is_err()
+                    {
+                        return Err(ActivityFailure::application(
+                            "NeverCancelled",
+                            "no cancellation arrived",
+                        ));
+                    }
+                    record.push(format!("greet {name}"), &ctx);
+                    Err::<String, _>(ActivityFailure::cancelled())
                 }
-                record.push(format!("greet {name}"), &ctx);
-                Err::<String, _>(ActivityFailure::cancelled())
-            }
-        })
-        .build()
-        .await
-        .expect("build the worker");
-    let worker = RunningWorker::spawn(worker);
+            }),
+    )
+    .await;
     let workflows = Started::start(&env.client, &task_queue).await;
     wait_for_starts(&mut started, ACTIVITIES).await;
 
@@ -383,7 +384,7 @@ async fn activities_still_running_after_the_grace_period_are_cancelled_and_retri
                         matches!(
                             &failure.failure_info,
                             Some(FailureInfo::ApplicationFailureInfo(info))
-                                if info.r#type == "WorkerShutdown"
+                                if info.r#type == sandglass_host::failure_types::WORKER_SHUTDOWN
                         )
                     })
             }
@@ -408,21 +409,22 @@ async fn a_result_returned_after_the_shutdown_cancellation_is_still_recorded() {
     let record = Record::default();
     let (started_tx, mut started) = mpsc::unbounded_channel();
     let async_record = record.clone();
-    let worker = worker_builder(&env.client, &task_queue, Duration::from_secs(1))
-        .async_activity(GREET, move |ctx, name: String| {
-            let (record, started) = (async_record.clone(), started_tx.clone());
-            async move {
-                let _ = started.send(ctx.info().activity_id.clone());
-                let _ = tokio::time::timeout(PATIENCE, ctx.cancelled()).await;
-                record.push(format!("greet {name}"), &ctx);
-                // Finishes its work anyway: the result counts.
-                Ok(greet(name))
-            }
-        })
-        .build()
-        .await
-        .expect("build the worker");
-    let worker = RunningWorker::spawn(worker);
+    let worker = RunningWorker::start(
+        worker_builder(&env.client, &task_queue, Duration::from_secs(1)).async_activity(
+            GREET,
+            move |ctx, name: String| {
+                let (record, started) = (async_record.clone(), started_tx.clone());
+                async move {
+                    let _ = started.send(ctx.info().activity_id.clone());
+                    let _ = tokio::time::timeout(PATIENCE, ctx.cancelled()).await;
+                    record.push(format!("greet {name}"), &ctx);
+                    // Finishes its work anyway: the result counts.
+                    Ok(greet(name))
+                }
+            },
+        ),
+    )
+    .await;
     let name = greeting_name(0);
     let handle = start_greeting(&env.client, &task_queue, &name).await;
     wait_for_starts(&mut started, 1).await;

@@ -6,25 +6,19 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use greeting_activities::{GREET, greet};
-use sandglass_host::{Worker, WorkflowOptions};
+use sandglass_host::WorkflowOptions;
 use sandglass_tests::workflows::{REMOTE_GREETING, RemoteGreeting, TIMER_WORKFLOW};
 use sandglass_tests::{RunningWorker, TimeSkippingEnv, test_component, unique_task_queue};
 
 const THREE_DAYS: Duration = Duration::from_secs(3 * 24 * 3600);
 
 async fn timer_worker(env: &TimeSkippingEnv, task_queue: &str) -> RunningWorker {
-    let worker = Worker::builder(env.client.clone(), task_queue)
-        .workflow_module(test_component())
-        .sync_activity(GREET, |_ctx, name: String| Ok(greet(name)))
-        .build()
-        .await
-        .unwrap_or_else(|err| {
-            panic!(
-                "build a worker on the test server: {err}\nserver output:\n{}",
-                env.server.output_tail()
-            )
-        });
-    RunningWorker::spawn(worker)
+    env.serve(task_queue, |builder| {
+        builder
+            .workflow_module(test_component())
+            .sync_activity(GREET, |_ctx, name: String| Ok(greet(name)))
+    })
+    .await
 }
 
 /// Waits half a second of real time and asserts the server's clock, read since

@@ -17,26 +17,16 @@ use sandglass_tests::workflows::{
     PRE_PATCH_WORKFLOW, ParentInput, SIGNAL_OTHER_WORKFLOW, TOTAL, UPSERT_WORKFLOW,
 };
 use sandglass_tests::{
-    RunningWorker, SEARCH_ATTRIBUTE, TestEnv, count_events, python_script, start_python_worker,
-    test_component, unique_task_queue,
+    SEARCH_ATTRIBUTE, TestEnv, count_events, python_script, start_python_worker, test_component,
+    unique_task_queue,
 };
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
-
-async fn worker(env: &TestEnv, task_queue: &str) -> RunningWorker {
-    let worker = env
-        .greeting_worker_builder(task_queue)
-        .workflow_module(test_component())
-        .build()
-        .await
-        .expect("build the worker");
-    RunningWorker::spawn(worker)
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn signals_queries_and_updates_reach_their_handlers() {
     let env = TestEnv::start().await;
     let task_queue = unique_task_queue("messages");
-    let worker = worker(&env, &task_queue).await;
+    let worker = env.test_worker(&task_queue).await;
     let handle = env
         .client
         .start_workflow(
@@ -140,7 +130,7 @@ async fn signals_queries_and_updates_reach_their_handlers() {
 async fn children_continue_as_new_and_signals_to_other_workflows() {
     let env = TestEnv::start().await;
     let task_queue = unique_task_queue("api");
-    let worker = worker(&env, &task_queue).await;
+    let worker = env.test_worker(&task_queue).await;
 
     let said = env
         .client
@@ -196,7 +186,7 @@ async fn children_continue_as_new_and_signals_to_other_workflows() {
 async fn upserted_search_attributes_are_queryable() {
     let env = TestEnv::start().await;
     let task_queue = unique_task_queue("upsert");
-    let worker = worker(&env, &task_queue).await;
+    let worker = env.test_worker(&task_queue).await;
     let result = env
         .client
         .execute_workflow(
@@ -229,7 +219,7 @@ async fn upserted_search_attributes_are_queryable() {
 async fn a_workflow_cancelled_by_another_cleans_up_then_ends_cancelled() {
     let env = TestEnv::start().await;
     let task_queue = unique_task_queue("cancel");
-    let worker = worker(&env, &task_queue).await;
+    let worker = env.test_worker(&task_queue).await;
     let handle = env
         .client
         .start_workflow(
@@ -286,7 +276,7 @@ async fn a_workflow_cancelled_by_another_cleans_up_then_ends_cancelled() {
 async fn a_patch_takes_new_runs_and_replays_old_histories() {
     let env = TestEnv::start().await;
     let task_queue = unique_task_queue("patch");
-    let worker = worker(&env, &task_queue).await;
+    let worker = env.test_worker(&task_queue).await;
     let old = env
         .client
         .start_workflow(
@@ -344,7 +334,7 @@ async fn a_patch_takes_new_runs_and_replays_old_histories() {
 async fn the_python_client_signals_queries_and_updates_a_sandglass_workflow() {
     let env = TestEnv::start().await;
     let task_queue = unique_task_queue("py-messages");
-    let worker = worker(&env, &task_queue).await;
+    let worker = env.test_worker(&task_queue).await;
     let address = env.address();
     let queue = task_queue.clone();
     let output = tokio::task::spawn_blocking(move || {
@@ -386,7 +376,7 @@ async fn children_cross_between_sandglass_and_python() {
     let task_queue = unique_task_queue("children");
     let python_queue = unique_task_queue("py-children");
     let _python = start_python_worker("child_worker.py", &env.address(), &python_queue);
-    let worker = worker(&env, &task_queue).await;
+    let worker = env.test_worker(&task_queue).await;
 
     let said = env
         .client

@@ -1,5 +1,5 @@
 """Benchmark peer: a Temporal worker on the Python SDK (temporalio) serving the contract's
-workflows and ``greet`` activity, set up like the seed app (sync activity on a thread pool of
+workflows and ``greet`` activity, set up like the Python SDK guide's app (sync activity on a thread pool of
 100, default sandboxed workflow runner, every other setting at its default).
 
 Prints ``ready`` on stdout once the worker has started, runs until SIGTERM or SIGINT, then
@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 
-# Workflow and activity modules are imported by name (as in the seed app), from beside this file.
+# Workflow and activity modules are imported by name (as in the Python SDK guide's app), from beside this file.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from temporalio.client import Client  # noqa: E402

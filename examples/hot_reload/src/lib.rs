@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use hot_reload_declarations::{COMPOSE, Composition};
-use sandglass_host::guest_build::{GuestBuildError, build_workflow_crate_with_features};
+use sandglass_host::guest_build::{
+    GuestBuildError, build_workflow_crate_with_features, install_component,
+};
 use sandglass_host::reload::{ReloadOptions, VersioningPolicy};
 use sandglass_host::{ActivityContext, ActivityFailure, Client, Worker, WorkerBuilder};
 
@@ -63,7 +65,8 @@ pub fn worker_builder(client: Client, dir: &Path, options: ReloadOptions) -> Wor
 }
 
 /// Builds the workflow crate as `version` (`v1` or `v2`) and moves the component into
-/// `dir` as `greetings.wasm`, by rename, so a worker never reads half a file.
+/// `dir` as `greetings.wasm` (through a new file and a rename, so a worker never reads
+/// half a file).
 pub fn install(version: &str, dir: &Path) -> anyhow::Result<PathBuf> {
     let features: &[&str] = match version {
         "v1" => &[],
@@ -71,11 +74,8 @@ pub fn install(version: &str, dir: &Path) -> anyhow::Result<PathBuf> {
         other => anyhow::bail!("unknown version {other:?}; use v1 or v2"),
     };
     let built = build(features)?;
-    std::fs::create_dir_all(dir)?;
-    let staging = dir.join(".greetings.wasm.partial");
-    std::fs::copy(&built, &staging)?;
     let installed = dir.join("greetings.wasm");
-    std::fs::rename(&staging, &installed)?;
+    install_component(&built, &installed)?;
     Ok(installed)
 }
 

@@ -35,3 +35,16 @@ pub const NOT_FOUND_ERROR: &str = "NotFoundError";
 /// An activity cancelled because its worker shut down; retryable, so another worker
 /// picks it up at once.
 pub const WORKER_SHUTDOWN: &str = "WorkerShutdown";
+/// An activity function that panicked; the panic's message is the failure's message.
+/// Retryable, like any other failed attempt.
+pub const PANIC: &str = "Panic";
+/// A query answer larger than the worker's `max_payload_bytes`; fails only that query.
+pub const QUERY_ANSWER_TOO_LARGE: &str = "QueryAnswerTooLarge";
+/// Something in Sandglass itself went wrong (an executor panicked, say); worth a bug
+/// report.
+pub const SANDGLASS_BUG: &str = "SandglassBug";
+/// An activity's `will_complete_async()` marker reported as a failure (a Sandglass
+/// bug).
+pub const WILL_COMPLETE_ASYNC: &str = "WillCompleteAsync";
+/// The carrier of a continue-as-new on its way out of the workflow; never reported.
+pub const CONTINUE_AS_NEW: &str = "ContinueAsNew";

@@ -8,7 +8,9 @@ use temporalio_common::protos::temporal::api::failure::v1::{
     ApplicationFailureInfo, CanceledFailureInfo, Failure, failure::FailureInfo,
 };
 
-use crate::bridge::failure::FAILURE_SOURCE;
+use sandglass_declare::failure_types::WILL_COMPLETE_ASYNC;
+
+use crate::failure_chain::FAILURE_SOURCE;
 use crate::payload::to_payload;
 
 /// An activity failure, reported to Temporal as an application failure.
@@ -139,7 +141,7 @@ impl ActivityFailure {
                 source: FAILURE_SOURCE.into(),
                 failure_info: Some(FailureInfo::ApplicationFailureInfo(
                     ApplicationFailureInfo {
-                        r#type: "WillCompleteAsync".into(),
+                        r#type: WILL_COMPLETE_ASYNC.into(),
                         ..Default::default()
                     },
                 )),

@@ -14,5 +14,5 @@ pub(crate) use context::Latch;
 pub use context::{ActivityContext, ActivityInfo, CancellationReason};
 pub use environment::ActivityEnvironment;
 pub use error::ActivityFailure;
-pub use pool::ActivityThreadPool;
-pub use registry::{ActivityOutcome, ActivityRegistry};
+pub(crate) use pool::ActivityThreadPool;
+pub(crate) use registry::{ActivityOutcome, ActivityRegistry};

@@ -1,7 +1,7 @@
 //! The activity functions a worker serves, by Temporal activity type name.
 
 use sandglass_declare::failure_types::{
-    PAYLOAD_DECODE_ERROR, PAYLOAD_ENCODE_ERROR, WORKER_SHUTDOWN,
+    PANIC, PAYLOAD_DECODE_ERROR, PAYLOAD_ENCODE_ERROR, WORKER_SHUTDOWN,
 };
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -192,7 +192,7 @@ fn panicked(panic: Box<dyn std::any::Any + Send>) -> ActivityFailure {
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "non-string panic payload".to_owned());
-    ActivityFailure::application("Panic", format!("activity panicked: {message}"))
+    ActivityFailure::application(PANIC, format!("activity panicked: {message}"))
 }
 
 #[cfg(test)]

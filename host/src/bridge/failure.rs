@@ -13,7 +13,7 @@ use temporalio_common::protos::temporal::api::failure::v1::{
 use super::payload::{payload_from_wit, payload_to_wit};
 use crate::wit::types as wit;
 
-pub use crate::failure_chain::FAILURE_SOURCE;
+use crate::failure_chain::FAILURE_SOURCE;
 
 /// A failure the worker reports in a run's place (a task failure, a refused query).
 pub fn host_failure(message: String) -> Failure {

@@ -278,7 +278,7 @@ impl<H: VersionHost> Reloader<H> {
             Ok(version) => Arc::new(version),
             Err(problem) => return self.reject(outcome, problem),
         };
-        match self.activate(files, &version, pass).await {
+        match self.promote(files, &version, pass).await {
             Ok(Some(replayed)) => {
                 outcome.current = Some(version.build_id().to_owned());
                 outcome.activated = true;
@@ -296,7 +296,7 @@ impl<H: VersionHost> Reloader<H> {
     /// Makes `version` current once it is checked against the executions that would
     /// move to it. Returns how many histories it replayed, or `None` if it already was
     /// current.
-    async fn activate(
+    async fn promote(
         &self,
         files: &Files,
         version: &Arc<Version>,
@@ -332,51 +332,18 @@ impl<H: VersionHost> Reloader<H> {
 
         // What moves to the new version is what is not pinned; compare modules only with
         // a version known to be the server's current one.
-        let known_current = local_current
-            .as_ref()
-            .filter(|local| server.current.as_deref() == Some(local.build_id()));
-        let client = self.host.client();
-        let task_queue = self.host.task_queue();
-        if let Some((workflow_id, workflow_type)) =
-            replay_check::stranded_execution(client, task_queue, version)
-                .await
-                .map_err(|error| ReloadProblem::ReplayCheck {
-                    build_id: build_id.clone(),
-                    workflow_type: "(types it does not define)".into(),
-                    message: error.to_string(),
-                })?
-        {
-            return Err(ReloadProblem::Stranded {
-                build_id,
-                workflow_type,
-                workflow_id,
-            });
-        }
-        let mut replayed = 0;
-        let stopping = || self.host.is_stopping();
-        for workflow_type in version.workflow_types() {
-            let unchanged = known_current
-                .is_some_and(|c| c.digest_of(&workflow_type) == version.digest_of(&workflow_type));
-            if !unchanged {
-                replayed += replay_check::check(
-                    client,
-                    self.host.sandbox(),
-                    task_queue,
-                    version,
-                    &workflow_type,
-                    self.options.replay_check_limit,
-                    &stopping,
-                )
-                .await?;
-            }
-        }
+        let known_current =
+            local_current.filter(|local| server.current.as_deref() == Some(local.build_id()));
+        let replayed = self
+            .check_against_executions(version, known_current.as_deref())
+            .await?;
 
         self.keep_in_store(files, version).await;
         if !self.is_serving(version.build_id()) {
             self.start_lane(version).await?;
         }
         let set = deployment::set_current(
-            client,
+            self.host.client(),
             &self.deployment,
             version.build_id(),
             server.current.as_deref(),
@@ -411,6 +378,53 @@ impl<H: VersionHost> Reloader<H> {
         );
         self.log_versions();
         Ok(Some(replayed))
+    }
+
+    /// Checks `version` against the executions that would move to it: none may be of a
+    /// type it does not define, and the histories of each type it changes (against
+    /// `known_current`, the server's current version) must replay on it. Returns how
+    /// many histories it replayed.
+    async fn check_against_executions(
+        &self,
+        version: &Arc<Version>,
+        known_current: Option<&Version>,
+    ) -> Result<usize, ReloadProblem> {
+        let build_id = version.build_id();
+        let client = self.host.client();
+        let task_queue = self.host.task_queue();
+        let stranded = replay_check::stranded_execution(client, task_queue, version)
+            .await
+            .map_err(|error| ReloadProblem::ReplayCheck {
+                build_id: build_id.to_owned(),
+                workflow_type: "(types it does not define)".into(),
+                message: error.to_string(),
+            })?;
+        if let Some((workflow_id, workflow_type)) = stranded {
+            return Err(ReloadProblem::Stranded {
+                build_id: build_id.to_owned(),
+                workflow_type,
+                workflow_id,
+            });
+        }
+        let mut replayed = 0;
+        let stopping = || self.host.is_stopping();
+        for workflow_type in version.workflow_types() {
+            let unchanged = known_current
+                .is_some_and(|c| c.digest_of(&workflow_type) == version.digest_of(&workflow_type));
+            if !unchanged {
+                replayed += replay_check::check(
+                    client,
+                    self.host.sandbox(),
+                    task_queue,
+                    version,
+                    &workflow_type,
+                    self.options.replay_check_limit,
+                    &stopping,
+                )
+                .await?;
+            }
+        }
+        Ok(replayed)
     }
 
     fn is_serving(&self, build_id: &str) -> bool {

@@ -23,7 +23,7 @@ mod limiter;
 mod memory_budget;
 mod module;
 mod output;
-pub mod wasi;
+mod wasi;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -16,6 +16,8 @@
 //! - **Depth of failure chains**, cut to [`MAX_FAILURE_CHAIN`] frames (see
 //!   [`crate::failure_chain`]).
 
+use sandglass_declare::failure_types::QUERY_ANSWER_TOO_LARGE;
+
 use super::SandboxLimits;
 use crate::failure_chain::{FAILURE_SOURCE, MAX_FAILURE_CHAIN, truncate_frames};
 use crate::wit::{guest, types};
@@ -189,7 +191,7 @@ fn oversized_answer(size: usize, limits: &SandboxLimits) -> types::FailureFrame 
     host_frame(
         message,
         types::FailureInfo::Application(types::ApplicationFailure {
-            error_type: "QueryAnswerTooLarge".to_owned(),
+            error_type: QUERY_ANSWER_TOO_LARGE.to_owned(),
             non_retryable: true,
             details: Vec::new(),
         }),

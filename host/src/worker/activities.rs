@@ -1,6 +1,6 @@
 //! The activity half of a worker: activity tasks in, native functions run, results out.
 
-use sandglass_declare::failure_types::NOT_FOUND_ERROR;
+use sandglass_declare::failure_types::{NOT_FOUND_ERROR, SANDGLASS_BUG};
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -22,7 +22,7 @@ use crate::activity::{
     ActivityContext, ActivityFailure, ActivityInfo, ActivityOutcome, ActivityRegistry,
     ActivityThreadPool, CancellationReason, Latch,
 };
-use crate::bridge::failure::FAILURE_SOURCE;
+use crate::failure_chain::FAILURE_SOURCE;
 use crate::stats::{Phase, StatsRecorder};
 
 /// Runs registered activities for the tasks core hands out.
@@ -157,7 +157,7 @@ impl ActivityRunner {
         .await
         .unwrap_or_else(|_| {
             Some(ActivityOutcome::Failed(
-                ActivityFailure::application("SandglassBug", "the activity executor panicked")
+                ActivityFailure::application(SANDGLASS_BUG, "the activity executor panicked")
                     .into_failure(),
             ))
         });

@@ -41,7 +41,8 @@ use crate::reload::{ReloadError, ReloadHandle, ReloadOptions, Reloader, VersionR
 use crate::sandbox::{ModuleError, Sandbox, WorkflowModule};
 use crate::stats::{StatsRecorder, WorkerStats};
 use lane::{Lane, LaneFactory, LaneSet, Lanes};
-use signals::{reload_on_hangup, wait_for_stop_signal};
+use signals::reload_on_hangup;
+pub use signals::wait_for_stop_signal;
 
 pub use options::WorkerOptions;
 

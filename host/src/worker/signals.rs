@@ -23,7 +23,10 @@ pub(super) async fn reload_on_hangup(reload: ReloadHandle) {
     }
 }
 
-pub(super) async fn wait_for_stop_signal() {
+/// Resolves on the first Ctrl-C (SIGINT) or SIGTERM: what
+/// [`Worker::run_until_ctrl_c`](crate::Worker::run_until_ctrl_c) waits for, for a
+/// process that serves something else until it is told to stop.
+pub async fn wait_for_stop_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

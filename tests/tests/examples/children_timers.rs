@@ -22,14 +22,11 @@ fn order(id: &str, item: &str, quantity: u32) -> Order {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_child_workflows_example_fans_out_signals_and_collects() {
     let env = TestEnv::start().await;
-    let worker = child_workflows_example::worker_builder(
+    let worker = RunningWorker::start(child_workflows_example::worker_builder(
         env.client.clone(),
         component("child-workflows-workflows"),
-    )
-    .build()
-    .await
-    .expect("build the example's worker");
-    let worker = RunningWorker::spawn(worker);
+    ))
+    .await;
     let task_queue = child_workflows_example::TASK_QUEUE;
 
     let orders = vec![
@@ -90,14 +87,11 @@ async fn the_child_workflows_example_fans_out_signals_and_collects() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_continue_as_new_example_carries_its_state_across_runs() {
     let env = TestEnv::start().await;
-    let worker = continue_as_new_example::worker_builder(
+    let worker = RunningWorker::start(continue_as_new_example::worker_builder(
         env.client.clone(),
         component("continue-as-new-workflows"),
-    )
-    .build()
-    .await
-    .expect("build the example's worker");
-    let worker = RunningWorker::spawn(worker);
+    ))
+    .await;
 
     let input = ProcessorInput {
         items: 20,
@@ -189,11 +183,11 @@ async fn cancel_at(handle: &WorkflowHandle<Outcome>, stage: Stage) {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_timers_example_races_deadlines_and_cleans_up_when_cancelled() {
     let env = TestEnv::start().await;
-    let worker = timers_example::worker_builder(env.client.clone(), component("timers-workflows"))
-        .build()
-        .await
-        .expect("build the example's worker");
-    let worker = RunningWorker::spawn(worker);
+    let worker = RunningWorker::start(timers_example::worker_builder(
+        env.client.clone(),
+        component("timers-workflows"),
+    ))
+    .await;
     let client = &env.client;
     let (short, long) = (Duration::from_millis(500), Duration::from_secs(60));
 

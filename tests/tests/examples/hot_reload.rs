@@ -41,13 +41,14 @@ async fn the_hot_reload_example_swaps_versions_under_running_greetings() {
     let root = std::env::temp_dir().join(format!("sandglass-hot-reload-{}", uuid::Uuid::new_v4()));
     let dir = root.join("workflows");
     hot_reload_example::install("v1", &dir).expect("install version 1");
-    let mut options = hot_reload_example::reload_options();
-    options.module_store = Some(ModuleStore::new(root.join("store")));
-    let worker = hot_reload_example::worker_builder(env.client.clone(), &dir, options)
-        .build()
-        .await
-        .expect("build the example's worker");
-    let running = RunningWorker::spawn(worker);
+    let options = hot_reload_example::reload_options()
+        .with_module_store(Some(ModuleStore::new(root.join("store"))));
+    let running = RunningWorker::start(hot_reload_example::worker_builder(
+        env.client.clone(),
+        &dir,
+        options,
+    ))
+    .await;
     let worker = running.worker();
 
     assert_eq!(

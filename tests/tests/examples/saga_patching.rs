@@ -42,11 +42,11 @@ fn trip(name: &str, unavailable: Option<Step>) -> Trip {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_saga_example_books_a_trip_and_compensates_a_failed_one() {
     let env = TestEnv::start().await;
-    let worker = saga_example::worker_builder(env.client.clone(), component("saga-workflows"))
-        .build()
-        .await
-        .expect("build the example's worker");
-    let worker = RunningWorker::spawn(worker);
+    let worker = RunningWorker::start(saga_example::worker_builder(
+        env.client.clone(),
+        component("saga-workflows"),
+    ))
+    .await;
 
     let booked = env
         .client
@@ -141,18 +141,17 @@ async fn book_flight_forever(
 async fn the_saga_example_compensates_a_cancelled_trip() {
     let env = TestEnv::start().await;
     let task_queue = sandglass_tests::unique_task_queue("saga-cancel");
-    let worker = Worker::builder(env.client.clone(), &task_queue)
-        .workflow_module(component("saga-workflows"))
-        .async_activity(BOOK_CAR, saga_example::book_car)
-        .async_activity(BOOK_HOTEL, saga_example::book_hotel)
-        .async_activity(BOOK_FLIGHT, book_flight_forever)
-        .async_activity(CANCEL_CAR, saga_example::cancel_car)
-        .async_activity(CANCEL_HOTEL, saga_example::cancel_hotel)
-        .async_activity(CANCEL_FLIGHT, saga_example::cancel_flight)
-        .build()
-        .await
-        .expect("build the worker");
-    let worker = RunningWorker::spawn(worker);
+    let worker = RunningWorker::start(
+        Worker::builder(env.client.clone(), &task_queue)
+            .workflow_module(component("saga-workflows"))
+            .async_activity(BOOK_CAR, saga_example::book_car)
+            .async_activity(BOOK_HOTEL, saga_example::book_hotel)
+            .async_activity(BOOK_FLIGHT, book_flight_forever)
+            .async_activity(CANCEL_CAR, saga_example::cancel_car)
+            .async_activity(CANCEL_HOTEL, saga_example::cancel_hotel)
+            .async_activity(CANCEL_FLIGHT, saga_example::cancel_flight),
+    )
+    .await;
 
     let handle = env
         .client
@@ -212,12 +211,11 @@ async fn the_saga_example_compensates_a_cancelled_trip() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_patching_example_sends_a_receipt_on_new_runs() {
     let env = TestEnv::start().await;
-    let worker =
-        patching_example::worker_builder(env.client.clone(), component("patching-workflows"))
-            .build()
-            .await
-            .expect("build the example's worker");
-    let worker = RunningWorker::spawn(worker);
+    let worker = RunningWorker::start(patching_example::worker_builder(
+        env.client.clone(),
+        component("patching-workflows"),
+    ))
+    .await;
 
     let order = Order {
         id: "A-1001".to_owned(),

@@ -1,4 +1,4 @@
-"""The contract's one activity, kept in its own module as in the seed app.
+"""The contract's one activity, kept in its own module as in the Python SDK guide's app.
 
 Workflow modules import it through the sandbox's pass-through, so that the sandbox does not
 re-import it for every workflow run.

@@ -30,8 +30,8 @@ impl GreetingWorkflow {
     }
 }
 
-impl WorkflowInit for GreetingWorkflow {
-    fn init(_ctx: &WorkflowContext, _input: &()) -> Self {
+impl Default for GreetingWorkflow {
+    fn default() -> Self {
         GreetingWorkflow {
             approved_for_release: Cell::new(false),
             approver_name: RefCell::new(None),

@@ -18,8 +18,8 @@ pub struct ReminderWorkflow {
     stage: Cell<Stage>,
 }
 
-impl WorkflowInit for ReminderWorkflow {
-    fn init(_ctx: &WorkflowContext, _reminder: &Reminder) -> Self {
+impl Default for ReminderWorkflow {
+    fn default() -> Self {
         ReminderWorkflow {
             acknowledged_by: RefCell::new(None),
             stage: Cell::new(Stage::Posting),

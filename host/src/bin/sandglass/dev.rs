@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
-use sandglass_host::guest_build::build_workflow_crate;
+use sandglass_host::guest_build::{build_workflow_crate, install_component};
 use sandglass_host::testing::DevServer;
 use sandglass_host::{Client, ConnectionSettings, Worker};
 
@@ -110,12 +110,8 @@ async fn build_into(crate_dir: &Path, package: &str, target: &Path) -> anyhow::R
     let built = tokio::task::spawn_blocking(move || build_workflow_crate(&crate_dir, &package))
         .await
         .context("the build task stopped")??;
-    let staging = target.with_file_name(".staging.wasm");
-    std::fs::copy(&built, &staging)
-        .with_context(|| format!("copying {} to {}", built.display(), staging.display()))?;
-    std::fs::rename(&staging, target)
-        .with_context(|| format!("moving the component to {}", target.display()))?;
-    Ok(())
+    install_component(&built, target)
+        .with_context(|| format!("copying {} to {}", built.display(), target.display()))
 }
 
 /// The latest modification time among the crate's sources and manifest, read off the

@@ -12,8 +12,9 @@ pub(crate) const DEFAULT_PORT: u16 = 7233;
 
 /// Whether a Temporal server already answers on loopback `port`.
 pub(crate) async fn answers(port: u16) -> Option<Client> {
-    let mut settings = ConnectionSettings::default().with_address(format!("127.0.0.1:{port}"));
-    settings.connect_timeout = Duration::from_secs(2);
+    let settings = ConnectionSettings::default()
+        .with_address(format!("127.0.0.1:{port}"))
+        .with_connect_timeout(Duration::from_secs(2));
     Client::connect(settings).await.ok()
 }
 
@@ -41,20 +42,7 @@ pub(crate) async fn run(port: u16) -> anyhow::Result<()> {
     }
     let server = start(port).await?;
     println!("dev server ready on {}", server.address());
-    stop_signal().await;
+    sandglass_host::wait_for_stop_signal().await;
     server.stop().context("stopping the dev server")?;
     Ok(())
-}
-
-async fn stop_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async {
-            match term.as_mut() {
-                Some(term) => { term.recv().await; }
-                None => std::future::pending::<()>().await,
-            }
-        } => {}
-    }
 }
