@@ -36,6 +36,7 @@ pub(crate) async fn start(port: u16) -> anyhow::Result<DevServer> {
 /// Makes sure a dev server serves on `port`: says so and returns if one does, otherwise
 /// starts one and serves until Ctrl-C or SIGTERM.
 pub(crate) async fn run(port: u16) -> anyhow::Result<()> {
+    // `cargo xtask demo` waits for one of these two lines (xtask/src/dev_server.rs).
     if answers(port).await.is_some() {
         println!("a Temporal server already serves 127.0.0.1:{port}");
         return Ok(());
