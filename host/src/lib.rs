@@ -133,7 +133,7 @@ pub use sandglass_declare::failure_types;
 pub use sandglass_declare::{
     ActivityDefinition, QueryDefinition, SignalDefinition, UpdateDefinition, WorkflowDefinition,
 };
-pub use settings::ConnectionSettings;
+pub use settings::{ConnectionSettings, ProfileOptions, SettingsError, TlsSettings};
 pub use stats::WorkerStats;
 pub use worker::{
     ShutdownHandle, Worker, WorkerBuilder, WorkerError, WorkerOptions, wait_for_stop_signal,

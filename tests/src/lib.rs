@@ -6,6 +6,7 @@
 //! and never see each other's workflows.
 
 pub mod sandbox;
+pub mod tls_proxy;
 pub mod workflows;
 
 use std::path::{Path, PathBuf};

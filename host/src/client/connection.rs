@@ -1,5 +1,6 @@
 //! The client: a connection to Temporal bound to one namespace.
 
+use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -8,9 +9,10 @@ use std::time::{Duration, SystemTime};
 use sandglass_declare::WorkflowDefinition;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use temporalio_client::errors::ClientConnectError;
 use temporalio_client::{Connection, ConnectionOptions, Url, tonic};
 
-use crate::settings::ConnectionSettings;
+use crate::settings::{ConnectionSettings, SettingsError};
 
 use super::error::start_error;
 use super::start::Start;
@@ -51,30 +53,73 @@ impl Client {
         settings: ConnectionSettings,
         time_skipping: Option<Arc<ServerTimeLock>>,
     ) -> Result<Self, ClientError> {
-        let url = Url::from_str(&settings.url())
+        settings.validate()?;
+        let url = Url::from_str(&settings.url()?)
             .map_err(|_| ClientError::InvalidAddress(settings.address.clone()))?;
-        let unreachable =
-            |source: Box<dyn std::error::Error + Send + Sync>| ClientError::Unreachable {
-                address: settings.address.clone(),
-                source,
-            };
+        let tls = settings.effective_tls();
+        let address = settings.address.as_str();
+        let url_text = url.to_string();
         let connecting = async {
-            let transport = transport::connect(url.as_str(), settings.connect_timeout)
-                .await
-                .map_err(|e| unreachable(Box::new(e)))?;
+            let transport =
+                transport::connect(url.as_str(), settings.connect_timeout, tls.as_ref())
+                    .await
+                    .map_err(|e| connect_error(address, tls.is_some(), Box::new(e)))?;
             let options = ConnectionOptions::new(url)
                 .identity(settings.identity.clone())
+                .maybe_api_key(settings.api_key.clone())
+                .maybe_headers(
+                    (!settings.headers.is_empty())
+                        .then(|| settings.headers.clone().into_iter().collect()),
+                )
                 .service_override(transport)
                 // The override is the transport; the client's own DNS balancing is off.
                 .dns_load_balancing(None)
                 .build();
             Connection::connect(options)
                 .await
-                .map_err(|e| unreachable(Box::new(e)))
+                .map_err(|error| match error {
+                    ClientConnectError::SystemInfoCallError(status)
+                        if matches!(
+                            status.code(),
+                            tonic::Code::Unauthenticated | tonic::Code::PermissionDenied
+                        ) =>
+                    {
+                        ClientError::Unauthenticated {
+                            address: address.to_owned(),
+                            message: status.message().to_owned(),
+                        }
+                    }
+                    ClientConnectError::SystemInfoCallError(status)
+                        if status.message().starts_with(transport::TLS_FAILURE) =>
+                    {
+                        ClientError::Tls {
+                            address: address.to_owned(),
+                            reason: status.message()[transport::TLS_FAILURE.len()..].to_owned(),
+                        }
+                    }
+                    other => connect_error(address, tls.is_some(), Box::new(other)),
+                })
+        };
+        let connecting = async {
+            let result = connecting.await;
+            // A server that refused this client after the handshake: ask it why.
+            if let (Err(ClientError::Unreachable { .. }), Some(tls)) = (&result, &tls)
+                && let Some(reason) =
+                    super::tls::diagnose(&url_text, tls, settings.connect_timeout).await
+            {
+                return Err(ClientError::Tls {
+                    address: address.to_owned(),
+                    reason,
+                });
+            }
+            result
         };
         let connection = tokio::time::timeout(settings.connect_timeout, connecting)
             .await
-            .map_err(|elapsed| unreachable(Box::new(elapsed)))??;
+            .map_err(|elapsed| ClientError::Unreachable {
+                address: address.to_owned(),
+                source: Box::new(elapsed),
+            })??;
         let time_lock =
             time_skipping.map(|server| TimeLock::new(connection.test_service(), server));
         Ok(Self {
@@ -82,6 +127,30 @@ impl Client {
             settings,
             time_lock,
         })
+    }
+
+    /// Replaces the API key every call of this client, its clones and the workers built
+    /// on it sends from now on (`None` stops sending one): how a key is rotated without
+    /// reconnecting.
+    pub fn set_api_key(&self, api_key: Option<String>) -> Result<(), ClientError> {
+        if let Some(key) = &api_key {
+            crate::settings::validate_api_key(key)?;
+        }
+        self.connection.set_api_key(api_key);
+        Ok(())
+    }
+
+    /// Replaces the gRPC headers every call of this client, its clones and the workers
+    /// built on it sends from now on.
+    pub fn set_headers(&self, headers: BTreeMap<String, String>) -> Result<(), ClientError> {
+        for (name, value) in &headers {
+            crate::settings::validate_header(name, value)?;
+        }
+        self.connection
+            .set_headers(headers.into_iter().collect())
+            .map_err(|error| {
+                ClientError::Settings(SettingsError::Invalid(format!("gRPC headers: {error}")))
+            })
     }
 
     pub fn namespace(&self) -> &str {
@@ -182,5 +251,24 @@ impl Client {
             run_id,
             output: PhantomData,
         }
+    }
+}
+
+/// A failed connection, named by what went wrong: a TLS handshake the settings can fix,
+/// or a server that does not answer.
+fn connect_error(
+    address: &str,
+    tls: bool,
+    source: Box<dyn std::error::Error + Send + Sync>,
+) -> ClientError {
+    match super::tls::explain(source.as_ref(), tls) {
+        Some(reason) => ClientError::Tls {
+            address: address.to_owned(),
+            reason,
+        },
+        None => ClientError::Unreachable {
+            address: address.to_owned(),
+            source,
+        },
     }
 }

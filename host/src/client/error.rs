@@ -9,6 +9,7 @@ use temporalio_common::protos::temporal::api::errordetails::v1::WorkflowExecutio
 use temporalio_common::protos::temporal::api::failure::v1::Failure;
 
 use crate::payload::DecodeError;
+use crate::settings::SettingsError;
 
 use super::ApplicationFailure;
 
@@ -27,6 +28,20 @@ pub enum ClientError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The settings do not describe a usable connection (a missing profile, a bad
+    /// certificate file, a header HTTP cannot carry).
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// The TLS handshake failed for a reason the settings can fix.
+    #[error("TLS to the Temporal server at {address} failed: {reason}")]
+    Tls { address: String, reason: String },
+    /// The server (or a proxy in front of it) refused this client's credentials.
+    #[error(
+        "the Temporal server at {address} refused this client's credentials ({message}); \
+         check the API key (TEMPORAL_API_KEY, --api-key), its namespace, or the client \
+         certificate"
+    )]
+    Unauthenticated { address: String, message: String },
     #[error(
         "a value for Temporal (workflow input, activity result or details) does not encode \
          as JSON: {0}"

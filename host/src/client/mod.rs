@@ -13,6 +13,7 @@ mod options;
 mod query;
 mod start;
 mod time_skipping;
+mod tls;
 mod transport;
 mod update;
 mod visibility;

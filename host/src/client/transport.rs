@@ -27,6 +27,7 @@ use temporalio_client::tonic::transport::{Channel, Endpoint};
 use temporalio_client::tonic::{self, Status};
 
 use crate::failure_chain::wire::bound_response;
+use crate::settings::TlsSettings;
 
 /// The largest response accepted, as `temporalio-client` has it: 128 MiB, or
 /// `TEMPORAL_MAX_INCOMING_GRPC_BYTES`.
@@ -57,8 +58,10 @@ const HOP_HEADERS: [&str; 7] = [
     "grpc-message",
 ];
 
-/// Connects a channel to `url` (within `connect_timeout`) and wraps it as the service a
-/// `temporalio-client` connection routes its calls through.
+/// Connects a channel to `url` (within `connect_timeout`, TLS handshake included) and
+/// wraps it as the service a `temporalio-client` connection routes its calls through.
+/// With `tls`, `url` must be `https://`: tonic speaks plain text to an `http://` URL
+/// whatever its TLS settings.
 ///
 /// Unlike `temporalio-client`'s own transport, requests are sent uncompressed (responses
 /// may come gzipped), and a host name is resolved when the channel connects rather than
@@ -66,25 +69,30 @@ const HOP_HEADERS: [&str; 7] = [
 pub(crate) async fn connect(
     url: &str,
     connect_timeout: Duration,
+    tls: Option<&TlsSettings>,
 ) -> Result<CallbackBasedGrpcService, tonic::transport::Error> {
-    let channel = Endpoint::from_shared(url.to_owned())?
+    let mut endpoint = Endpoint::from_shared(url.to_owned())?
         .connect_timeout(connect_timeout)
         .keep_alive_while_idle(true)
         .http2_keep_alive_interval(KEEP_ALIVE_INTERVAL)
-        .keep_alive_timeout(KEEP_ALIVE_TIMEOUT)
-        .connect()
-        .await?;
+        .keep_alive_timeout(KEEP_ALIVE_TIMEOUT);
+    if let Some(tls) = tls {
+        endpoint = super::tls::configure(endpoint, tls, connect_timeout)?;
+    }
+    let channel = endpoint.connect().await?;
+    let tls = tls.is_some();
     let grpc = tonic::client::Grpc::new(channel)
         .max_decoding_message_size(max_response_bytes())
         .accept_compressed(CompressionEncoding::Gzip);
     Ok(CallbackBasedGrpcService {
-        callback: Arc::new(move |request| Box::pin(call(grpc.clone(), request))),
+        callback: Arc::new(move |request| Box::pin(call(grpc.clone(), request, tls))),
     })
 }
 
 async fn call(
     mut grpc: tonic::client::Grpc<Channel>,
     request: GrpcRequest,
+    tls: bool,
 ) -> Result<GrpcSuccessResponse, Status> {
     let path = PathAndQuery::try_from(format!("/{}/{}", request.service, request.rpc))
         .map_err(|e| Status::internal(format!("invalid gRPC method path: {e}")))?;
@@ -93,7 +101,10 @@ async fn call(
     grpc.ready()
         .await
         .map_err(|e| Status::unavailable(format!("the connection is not ready: {e}")))?;
-    let response = grpc.unary(outgoing, path, RawCodec).await?;
+    let response = grpc
+        .unary(outgoing, path, RawCodec)
+        .await
+        .map_err(|status| explained(status, tls))?;
     let (metadata, body, _) = response.into_parts();
     let bounded = if body.len() > WALK_INLINE_BYTES {
         let (service, rpc, body) = (request.service, request.rpc, body.clone());
@@ -109,6 +120,18 @@ async fn call(
         proto,
     })
 }
+
+/// A transport failure whose cause the TLS settings can fix, said in words: the layers
+/// above keep a status's message but not its source.
+fn explained(status: Status, tls: bool) -> Status {
+    match super::tls::explain(&status, tls) {
+        Some(reason) => Status::unavailable(format!("{TLS_FAILURE}{reason}")),
+        None => status,
+    }
+}
+
+/// How a status made by [`explained`] begins.
+pub(super) const TLS_FAILURE: &str = "TLS failed: ";
 
 fn without_hop_headers(mut headers: HeaderMap) -> HeaderMap {
     for name in HOP_HEADERS {

@@ -8,7 +8,7 @@
 //!
 //! const GREET: ActivityDefinition<String, String> = ActivityDefinition::new("greet");
 //!
-//! let client = Client::connect(ConnectionSettings::from_env()).await?;
+//! let client = Client::connect(ConnectionSettings::from_env()?).await?;
 //! let worker = Worker::builder(client, "my-task-queue")
 //!     .workflow_module("target/wasm32-wasip2/release/greeting_workflows.wasm")
 //!     .sync_activity(GREET, |_ctx, name: String| Ok(format!("Hello, {name}!")))

@@ -13,7 +13,7 @@ async fn main() -> anyhow::Result<()> {
             .map_err(|_| anyhow::anyhow!("{arg:?} is not a number of chunks"))?,
         None => 6,
     };
-    let client = Client::connect(ConnectionSettings::from_env()).await?;
+    let client = Client::connect(ConnectionSettings::from_env()?).await?;
     let id = format!("report-{}", uuid::Uuid::new_v4());
     let summary = client
         .execute_workflow(

@@ -11,7 +11,7 @@ use sandglass_host::{Client, ConnectionSettings, WorkerOptions};
 async fn main() -> anyhow::Result<()> {
     sandglass_host::logging::init("info");
     let component = workflow_component()?;
-    let client = Client::connect(ConnectionSettings::from_env()).await?;
+    let client = Client::connect(ConnectionSettings::from_env()?).await?;
     let options = WorkerOptions::default()
         .with_activity_threads(8)
         .with_graceful_shutdown_period(Duration::from_secs(10));

@@ -9,7 +9,7 @@ use sandglass_host::{Client, ConnectionSettings, WorkflowOptions};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     sandglass_host::logging::init("info");
-    let client = Client::connect(ConnectionSettings::from_env()).await?;
+    let client = Client::connect(ConnectionSettings::from_env()?).await?;
     let order = |id: &str, item: &str, quantity| Order {
         id: id.to_owned(),
         item: item.to_owned(),

@@ -18,7 +18,7 @@ async fn main() -> anyhow::Result<()> {
             .with_context(|| format!("the item count must be a number, not {arg:?}"))?,
         None => 20,
     };
-    let client = Client::connect(ConnectionSettings::from_env()).await?;
+    let client = Client::connect(ConnectionSettings::from_env()?).await?;
     let id = format!("batch-processor-{}", uuid::Uuid::new_v4());
     let input = ProcessorInput {
         items,

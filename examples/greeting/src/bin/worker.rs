@@ -9,7 +9,7 @@ use sandglass_host::{Client, ConnectionSettings, Worker, WorkerOptions};
 async fn main() -> anyhow::Result<()> {
     sandglass_host::logging::init("info");
     let component = workflow_component()?;
-    let client = Client::connect(ConnectionSettings::from_env()).await?;
+    let client = Client::connect(ConnectionSettings::from_env()?).await?;
 
     // The Python SDK guide's `ThreadPoolExecutor(max_workers=100)` for sync activities.
     let options = WorkerOptions::default().with_activity_threads(100);

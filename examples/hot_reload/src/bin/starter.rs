@@ -21,7 +21,7 @@ async fn main() -> anyhow::Result<()> {
         name: name.clone(),
         wait_seconds: wait.parse()?,
     };
-    let client = Client::connect(ConnectionSettings::from_env()).await?;
+    let client = Client::connect(ConnectionSettings::from_env()?).await?;
     let id = format!("hot-reload-{kind}-{name}-{}", uuid::Uuid::new_v4().simple());
     let handle = client
         .start_workflow(workflow, &request, WorkflowOptions::new(id, TASK_QUEUE))

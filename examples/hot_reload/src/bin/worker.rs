@@ -9,7 +9,7 @@ async fn main() -> anyhow::Result<()> {
     sandglass_host::logging::init("info");
     let dir = workflow_dir();
     std::fs::create_dir_all(&dir)?;
-    let client = Client::connect(ConnectionSettings::from_env()).await?;
+    let client = Client::connect(ConnectionSettings::from_env()?).await?;
     let worker = worker_builder(client, &dir, reload_options())
         .build()
         .await?;

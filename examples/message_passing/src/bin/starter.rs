@@ -11,7 +11,7 @@ use sandglass_host::{Client, ConnectionSettings, WorkflowOptions};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     sandglass_host::logging::init("info");
-    let client = Client::connect(ConnectionSettings::from_env()).await?;
+    let client = Client::connect(ConnectionSettings::from_env()?).await?;
     let id = format!("message-passing-{}", uuid::Uuid::new_v4());
     let handle = client
         .start_workflow(GREETING_WORKFLOW, &(), WorkflowOptions::new(id, TASK_QUEUE))

@@ -8,7 +8,7 @@ use sandglass_host::{Client, ConnectionSettings, WorkflowOptions};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     sandglass_host::logging::init("info");
-    let client = Client::connect(ConnectionSettings::from_env()).await?;
+    let client = Client::connect(ConnectionSettings::from_env()?).await?;
     let order = Order {
         id: "A-1001".to_owned(),
         customer: "Ada".to_owned(),

@@ -14,7 +14,7 @@ use timers_example::{TASK_QUEUE, withdrawn_after_cancel};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     sandglass_host::logging::init("info");
-    let client = Client::connect(ConnectionSettings::from_env()).await?;
+    let client = Client::connect(ConnectionSettings::from_env()?).await?;
 
     // Acknowledged as soon as it is waiting, well before the ten-second deadline.
     let task = "review the release notes";

@@ -33,7 +33,7 @@ pub(crate) struct DevArgs {
 }
 
 pub(crate) async fn run(args: DevArgs) -> anyhow::Result<()> {
-    let (client, _server) = connect_or_start(args.server.settings()).await?;
+    let (client, _server) = connect_or_start(args.server.settings()?).await?;
 
     let served = std::env::temp_dir().join(format!(
         "sandglass-dev-{}-{}",

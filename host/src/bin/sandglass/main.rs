@@ -3,6 +3,7 @@
 mod dev;
 mod dev_server;
 mod new;
+mod server_args;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,7 +15,8 @@ use sandglass_host::history::history_from_json;
 use sandglass_host::reload::{ReloadOptions, VersioningPolicy};
 use sandglass_host::sandbox::{CodeCache, ModuleError, escape_controls};
 use sandglass_host::sandbox::{Sandbox, SandboxLimits, WorkflowModule};
-use sandglass_host::{Client, ConnectionSettings, ReplayError, Replayer, Worker};
+use sandglass_host::{Client, ReplayError, Replayer, Worker};
+pub(crate) use server_args::ServerArgs;
 
 #[derive(Parser)]
 #[command(
@@ -167,31 +169,6 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Where the Temporal server is.
-#[derive(clap::Args, Clone, Debug)]
-pub(crate) struct ServerArgs {
-    /// Temporal frontend address (default: $TEMPORAL_ADDRESS or localhost:7233).
-    #[arg(long)]
-    address: Option<String>,
-    /// Namespace (default: $TEMPORAL_NAMESPACE or default).
-    #[arg(long)]
-    namespace: Option<String>,
-}
-
-impl ServerArgs {
-    /// The environment's settings, with what the flags say instead.
-    pub(crate) fn settings(&self) -> ConnectionSettings {
-        let mut settings = ConnectionSettings::from_env();
-        if let Some(address) = &self.address {
-            settings = settings.with_address(address.clone());
-        }
-        if let Some(namespace) = &self.namespace {
-            settings = settings.with_namespace(namespace.clone());
-        }
-        settings
-    }
-}
-
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Worker {
@@ -206,7 +183,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "--policy, --policy-for, --deployment, --scan-interval-ms and \
                  --replay-check-limit apply to a workflow directory; add --dir"
             );
-            let client = Client::connect(server.settings()).await?;
+            let client = Client::connect(server.settings()?).await?;
             let mut builder = Worker::builder(client, task_queue);
             for module in modules {
                 builder = builder.workflow_module(module);
@@ -308,7 +285,7 @@ async fn replay(
             (history, id)
         }
         (None, Some(workflow_id)) => {
-            let client = Client::connect(server.settings()).await?;
+            let client = Client::connect(server.settings()?).await?;
             let history = client
                 .workflow_handle::<()>(&workflow_id, run_id)
                 .fetch_history()

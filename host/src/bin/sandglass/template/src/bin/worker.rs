@@ -10,7 +10,7 @@ async fn main() -> anyhow::Result<()> {
     sandglass_host::logging::init("info");
     let component = workflow_component()?;
     // TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE, or localhost:7233 and `default`.
-    let client = Client::connect(ConnectionSettings::from_env()).await?;
+    let client = Client::connect(ConnectionSettings::from_env()?).await?;
     let worker = Worker::builder(client, TASK_QUEUE)
         .workflow_module(component)
         .sync_activity(GREET, |_ctx, name: String| Ok(greet(name)))
