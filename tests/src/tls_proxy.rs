@@ -13,6 +13,7 @@ use std::sync::Arc;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::{Bytes, Incoming};
+use hyper::header::HeaderValue;
 use hyper::{Request, Response};
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -144,6 +145,8 @@ impl TlsProxy {
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
+                    // Out of file descriptors, say: wait rather than spin.
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     continue;
                 };
                 let (acceptor, client, upstream, api_key) = (
@@ -154,7 +157,10 @@ impl TlsProxy {
                 );
                 tokio::spawn(async move {
                     // A refused handshake (no client certificate, an unknown CA) ends here.
-                    let Ok(tls) = acceptor.accept(stream).await else {
+                    let handshake = std::time::Duration::from_secs(10);
+                    let Ok(Ok(tls)) =
+                        tokio::time::timeout(handshake, acceptor.accept(stream)).await
+                    else {
                         return;
                     };
                     let service = hyper::service::service_fn(move |request| {
@@ -215,10 +221,22 @@ async fn forward(
 
 /// A trailers-only gRPC error response.
 fn grpc_error(code: u32, message: &str) -> Response<ProxyBody> {
-    Response::builder()
-        .header("content-type", "application/grpc")
-        .header("grpc-status", code.to_string())
-        .header("grpc-message", message)
-        .body(Empty::new().map_err(|never| match never {}).boxed())
-        .expect("error response")
+    let message: String = message
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    let mut response = Response::new(Empty::new().map_err(|never| match never {}).boxed());
+    let headers = response.headers_mut();
+    headers.insert("content-type", HeaderValue::from_static("application/grpc"));
+    headers.insert("grpc-status", HeaderValue::from(code));
+    if let Ok(message) = HeaderValue::from_str(&message) {
+        headers.insert("grpc-message", message);
+    }
+    response
 }

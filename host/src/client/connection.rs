@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use sandglass_declare::WorkflowDefinition;
 use serde::Serialize;
@@ -100,26 +100,33 @@ impl Client {
                     other => connect_error(address, tls.is_some(), Box::new(other)),
                 })
         };
-        let connecting = async {
-            let result = connecting.await;
-            // A server that refused this client after the handshake: ask it why.
-            if let (Err(ClientError::Unreachable { .. }), Some(tls)) = (&result, &tls)
-                && let Some(reason) =
-                    super::tls::diagnose(&url_text, tls, settings.connect_timeout).await
-            {
-                return Err(ClientError::Tls {
-                    address: address.to_owned(),
-                    reason,
-                });
-            }
-            result
-        };
-        let connection = tokio::time::timeout(settings.connect_timeout, connecting)
+        let started = Instant::now();
+        let result = tokio::time::timeout(settings.connect_timeout, connecting)
             .await
-            .map_err(|elapsed| ClientError::Unreachable {
-                address: address.to_owned(),
-                source: Box::new(elapsed),
-            })??;
+            .unwrap_or_else(|elapsed| {
+                Err(ClientError::Unreachable {
+                    address: address.to_owned(),
+                    source: Box::new(elapsed),
+                })
+            });
+        // A server that refused this client after the handshake: ask it why, in what is
+        // left of the connect timeout, keeping the first error if it does not say.
+        let remaining = settings.connect_timeout.saturating_sub(started.elapsed());
+        let result = match (result, &tls) {
+            (Err(unreachable @ ClientError::Unreachable { .. }), Some(tls))
+                if !remaining.is_zero() =>
+            {
+                match super::tls::diagnose(&url_text, tls, remaining).await {
+                    Some(reason) => Err(ClientError::Tls {
+                        address: address.to_owned(),
+                        reason,
+                    }),
+                    None => Err(unreachable),
+                }
+            }
+            (result, _) => result,
+        };
+        let connection = result?;
         let time_lock =
             time_skipping.map(|server| TimeLock::new(connection.test_service(), server));
         Ok(Self {

@@ -117,11 +117,29 @@ pub(super) async fn diagnose(url: &str, tls: &TlsSettings, timeout: Duration) ->
     let name =
         ServerName::try_from(tls.server_name.clone().unwrap_or_else(|| host.clone())).ok()?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
+    let versions = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .ok()?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyServerCertificate::new()));
+        .ok()?;
+    // The real connection's trust: the client certificate goes only to a server it trusts.
+    let builder = if tls.disable_host_verification {
+        versions
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyServerCertificate::new()))
+    } else {
+        let mut roots = rustls::RootCertStore::empty();
+        match &tls.server_ca_cert {
+            Some(pem) => {
+                use rustls::pki_types::pem::PemObject;
+                for certificate in CertificateDer::pem_slice_iter(pem) {
+                    roots.add(certificate.ok()?).ok()?;
+                }
+            }
+            None => {
+                roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+            }
+        }
+        versions.with_root_certificates(roots)
+    };
     let mut config = match (&tls.client_cert, &tls.client_key) {
         (Some(cert), Some(key)) => {
             use rustls::pki_types::pem::PemObject;
@@ -176,6 +194,14 @@ pub(super) fn explain(error: &(dyn std::error::Error + 'static), tls: bool) -> O
         source = error.source();
     }
     let text = error_chain(error);
+    if tls && text.contains("native certs") {
+        return Some(
+            "this machine has no system CA certificates; set the server's CA \
+             (TEMPORAL_TLS_SERVER_CA_CERT_PATH, --tls-ca-path) or install them \
+             (ca-certificates)"
+                .into(),
+        );
+    }
     if tls && (text.contains("InvalidContentType") || text.contains("corrupt message")) {
         return Some(
             "the server does not speak TLS; connect without TLS (drop the TLS settings and \
@@ -206,12 +232,17 @@ fn explain_rustls(error: &rustls::Error) -> String {
             format!("the server's certificate does not verify ({other:?})")
         }
         Error::AlertReceived(AlertDescription::CertificateRequired)
-        | Error::AlertReceived(AlertDescription::HandshakeFailure)
         | Error::AlertReceived(AlertDescription::BadCertificate)
         | Error::AlertReceived(AlertDescription::UnknownCA) => {
             "the server refused the TLS handshake; it wants a client certificate it trusts \
              (mTLS): set TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH \
-             (--tls-cert-path, --tls-key-path)"
+             (--tls-cert-path, --tls-key-path) to one its CA signed"
+                .into()
+        }
+        Error::AlertReceived(AlertDescription::HandshakeFailure) => {
+            "the server refused the TLS handshake: it wants a client certificate it trusts \
+             (mTLS: TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH), or it \
+             shares no TLS version or cipher suite with this client"
                 .into()
         }
         Error::InvalidMessage(_) => {

@@ -124,8 +124,12 @@ async fn call(
 /// A transport failure whose cause the TLS settings can fix, said in words: the layers
 /// above keep a status's message but not its source.
 fn explained(status: Status, tls: bool) -> Status {
-    match super::tls::explain(&status, tls) {
-        Some(reason) => Status::unavailable(format!("{TLS_FAILURE}{reason}")),
+    // Only a transport failure has a source; a server's own answer is kept as it is.
+    let Some(source) = std::error::Error::source(&status) else {
+        return status;
+    };
+    match super::tls::explain(source, tls) {
+        Some(reason) => Status::new(status.code(), format!("{TLS_FAILURE}{reason}")),
         None => status,
     }
 }

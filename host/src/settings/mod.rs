@@ -102,6 +102,13 @@ pub enum SettingsError {
     )]
     PlainTextAddressWithTls { address: String },
     #[error(
+        "the address {address} says https://, but TLS is turned off (TEMPORAL_TLS=false or a \
+         profile's `disabled = true`); use a bare host:port, or turn TLS on"
+    )]
+    TlsAddressWithoutTls { address: String },
+    #[error("the address {address} has the scheme {scheme:?}; use host:port, http:// or https://")]
+    UnsupportedScheme { address: String, scheme: String },
+    #[error(
         "the gRPC header {name:?} is not usable: {reason}; header names are lowercase \
          ASCII letters, digits, '-' and '_', values visible ASCII"
     )]
@@ -179,30 +186,39 @@ impl ConnectionSettings {
         match &self.tls {
             Some(tls) if tls.disabled => None,
             Some(tls) => Some(tls.clone()),
-            None if self.api_key.is_some() || self.address.starts_with("https://") => {
+            None if self.api_key.is_some() || self.scheme().as_deref() == Some("https") => {
                 Some(TlsSettings::default())
             }
             None => None,
         }
     }
 
+    /// The address's scheme, lowercase, if it has one.
+    fn scheme(&self) -> Option<String> {
+        let (scheme, _) = self.address.split_once("://")?;
+        Some(scheme.to_ascii_lowercase())
+    }
+
     /// The address as a URL: `https://` when TLS is on, `http://` (plain-text gRPC)
-    /// otherwise.
+    /// otherwise. Only those two schemes are taken: tonic speaks TLS to `https` alone,
+    /// so any other would carry an API key in plain text.
     pub fn url(&self) -> Result<String, SettingsError> {
         let tls = self.effective_tls().is_some();
-        if let Some(rest) = self.address.strip_prefix("http://") {
-            if tls {
-                return Err(SettingsError::PlainTextAddressWithTls {
-                    address: self.address.clone(),
-                });
-            }
-            return Ok(format!("http://{rest}"));
+        let address = self.address.clone();
+        let rest = self
+            .address
+            .split_once("://")
+            .map_or(self.address.as_str(), |(_, rest)| rest);
+        match (self.scheme().as_deref(), tls) {
+            (None | Some("https"), true) => Ok(format!("https://{rest}")),
+            (None | Some("http"), false) => Ok(format!("http://{rest}")),
+            (Some("http"), true) => Err(SettingsError::PlainTextAddressWithTls { address }),
+            (Some("https"), false) => Err(SettingsError::TlsAddressWithoutTls { address }),
+            (Some(scheme), _) => Err(SettingsError::UnsupportedScheme {
+                address,
+                scheme: scheme.to_owned(),
+            }),
         }
-        if self.address.contains("://") {
-            return Ok(self.address.clone());
-        }
-        let scheme = if tls { "https" } else { "http" };
-        Ok(format!("{scheme}://{}", self.address))
     }
 
     /// Checks what the server and core would otherwise trip over later: headers and an
@@ -245,7 +261,18 @@ pub(crate) fn validate_header(name: &str, value: &str) -> Result<(), SettingsErr
     if name == "authorization" {
         return refuse("set the API key instead (TEMPORAL_API_KEY, --api-key)");
     }
-    if name.starts_with("grpc-") || ["content-type", "te", "user-agent"].contains(&name) {
+    const SET_BY_THE_CONNECTION: [&str; 9] = [
+        "content-type",
+        "te",
+        "user-agent",
+        "host",
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+        "upgrade",
+    ];
+    if name.starts_with("grpc-") || SET_BY_THE_CONNECTION.contains(&name) {
         return refuse("the connection sets this header itself");
     }
     if !value
@@ -303,10 +330,29 @@ mod tests {
         assert_eq!(off.url().unwrap(), "http://127.0.0.1:9999");
         let https = ConnectionSettings::default().with_address("https://cloud:7233");
         assert!(https.effective_tls().is_some());
-        let contradiction = keyed.with_address("http://127.0.0.1:9999");
+        let contradiction = keyed.clone().with_address("http://127.0.0.1:9999");
         assert!(matches!(
             contradiction.url(),
             Err(SettingsError::PlainTextAddressWithTls { .. })
+        ));
+        // Schemes in any case; only http and https.
+        let shouting = keyed.clone().with_address("HTTP://cloud:7233");
+        assert!(shouting.url().is_err());
+        let https = ConnectionSettings::default().with_address("HTTPS://cloud:7233");
+        assert_eq!(https.url().unwrap(), "https://cloud:7233");
+        for other in ["grpc://cloud:7233", "dns:///cloud:7233", "unix:///tmp/s"] {
+            let settings = keyed.clone().with_address(other);
+            assert!(
+                matches!(settings.url(), Err(SettingsError::UnsupportedScheme { .. })),
+                "{other}"
+            );
+        }
+        let off = ConnectionSettings::default()
+            .with_address("https://cloud:7233")
+            .with_tls(TlsSettings::disabled());
+        assert!(matches!(
+            off.url(),
+            Err(SettingsError::TlsAddressWithoutTls { .. })
         ));
     }
 
@@ -319,6 +365,8 @@ mod tests {
             ("trace-bin", "v"),
             ("authorization", "Bearer x"),
             ("grpc-timeout", "1S"),
+            ("connection", "close"),
+            ("upgrade", "h2c"),
             ("x-team", "line\nbreak"),
             ("x-team", "é"),
         ] {

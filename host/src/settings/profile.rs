@@ -56,6 +56,13 @@ pub(super) fn load(
         .maybe_config_source(config_source.map(DataSource::Data))
         .maybe_config_file_profile(options.profile.clone())
         .build();
+    if let Some(value) = env.get("TEMPORAL_TLS")
+        && !["true", "false", "1", "0"].contains(&value.trim().to_ascii_lowercase().as_str())
+    {
+        return Err(SettingsError::Invalid(format!(
+            "TEMPORAL_TLS is {value:?}; set it to true or false"
+        )));
+    }
     let profile = load_client_config_profile(load_options, Some(env)).map_err(config_error)?;
     from_profile(profile)
 }
@@ -130,8 +137,21 @@ fn config_error(error: ConfigError) -> SettingsError {
     match error {
         ConfigError::ProfileNotFound(profile) => SettingsError::ProfileNotFound { profile },
         ConfigError::InvalidConfig(message) => SettingsError::Invalid(message),
-        ConfigError::LoadError(source) => SettingsError::Invalid(source.to_string()),
+        ConfigError::LoadError(source) => {
+            SettingsError::Invalid(without_source_lines(&source.to_string()))
+        }
     }
+}
+
+/// A parse error without the lines of the file it quotes: they may hold an API key or a
+/// private key.
+fn without_source_lines(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.contains('|'))
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 #[cfg(test)]
@@ -265,6 +285,24 @@ x-team = "payments"
             matches!(broken, Err(SettingsError::Invalid(_))),
             "{broken:?}"
         );
+
+        // A parse error does not quote the line it stopped at: it may be a secret.
+        let secret = load(
+            &ProfileOptions::default().with_config_file(write(
+                "secret.toml",
+                "[profile.default]\napi_key = sk-live-0123456789\n",
+            )),
+            &HashMap::new(),
+        );
+        let message = secret.unwrap_err().to_string();
+        assert!(!message.contains("sk-live"), "{message}");
+        assert!(message.contains("line 2"), "{message}");
+
+        let yes = load(
+            &ProfileOptions::default().with_config_file(write("empty.toml", "")),
+            &env(&[("TEMPORAL_TLS", "yes")]),
+        );
+        assert!(yes.unwrap_err().to_string().contains("TEMPORAL_TLS"));
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub struct TlsSettings {
     pub server_name: Option<String>,
     /// Accept any server certificate (`TEMPORAL_TLS_DISABLE_HOST_VERIFICATION`, as the
     /// `temporal` CLI's `--tls-disable-host-verification`): the connection is encrypted
-    /// but not authenticated. For tests only.
+    /// but not authenticated, and a server CA, if set, is not used. For tests only.
     pub disable_host_verification: bool,
 }
 
@@ -69,22 +69,31 @@ impl TlsSettings {
     /// failure later.
     pub(crate) fn validate(&self) -> Result<(), SettingsError> {
         if let Some(pem) = &self.server_ca_cert {
-            certificates("the server CA certificate", pem)?;
-            if self.disable_host_verification {
-                return Err(SettingsError::Tls {
-                    what: "the TLS settings",
-                    reason: "a server CA certificate and disabled host verification \
-                             contradict each other; keep one"
-                        .into(),
-                });
+            let mut roots = rustls::RootCertStore::empty();
+            for certificate in certificates("the server CA certificate", pem)? {
+                roots.add(certificate).map_err(|error| SettingsError::Tls {
+                    what: "the server CA certificate",
+                    reason: format!("a certificate in it is not usable as a CA ({error})"),
+                })?;
             }
         }
         match (&self.client_cert, &self.client_key) {
             (Some(cert), Some(key)) => {
-                certificates("the client certificate", cert)?;
-                PrivateKeyDer::from_pem_slice(key).map_err(|error| SettingsError::Tls {
-                    what: "the client key",
-                    reason: format!("no PEM private key in it ({error})"),
+                let chain = certificates("the client certificate", cert)?;
+                let key =
+                    PrivateKeyDer::from_pem_slice(key).map_err(|error| SettingsError::Tls {
+                        what: "the client key",
+                        reason: format!("no PEM private key in it ({error})"),
+                    })?;
+                let provider = rustls::crypto::ring::default_provider();
+                rustls::sign::CertifiedKey::from_der(chain, key, &provider).map_err(|error| {
+                    SettingsError::Tls {
+                        what: "the client key",
+                        reason: format!(
+                            "it does not belong to the client certificate, or its kind is not \
+                             supported ({error})"
+                        ),
+                    }
                 })?;
             }
             (Some(_), None) => {

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context;
 use sandglass_host::guest_build::{build_workflow_crate, install_component};
 use sandglass_host::testing::DevServer;
-use sandglass_host::{Client, ConnectionSettings, Worker};
+use sandglass_host::{Client, ClientError, ConnectionSettings, Worker};
 
 use super::dev_server;
 use super::{ReloadArgs, ServerArgs};
@@ -151,8 +151,12 @@ fn modified(path: &Path) -> Option<SystemTime> {
 async fn connect_or_start(
     settings: ConnectionSettings,
 ) -> anyhow::Result<(Client, Option<DevServer>)> {
-    if let Ok(client) = Client::connect(settings.clone()).await {
-        return Ok((client, None));
+    // Only a server that does not answer is a reason to start one; bad settings, TLS and
+    // credentials are the user's to fix.
+    match Client::connect(settings.clone()).await {
+        Ok(client) => return Ok((client, None)),
+        Err(ClientError::Unreachable { .. }) => {}
+        Err(error) => return Err(error.into()),
     }
     let address = settings.address.clone();
     let bare = address.rsplit("://").next().unwrap_or(&address);

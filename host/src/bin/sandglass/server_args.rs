@@ -8,7 +8,7 @@ use sandglass_host::{ConnectionSettings, ProfileOptions};
 
 /// Where the Temporal server is and how to reach it: the `temporal` CLI's flags, over
 /// its `temporal.toml` profile and `TEMPORAL_*` variables.
-#[derive(clap::Args, Clone, Debug)]
+#[derive(clap::Args, Clone)]
 pub(crate) struct ServerArgs {
     /// Temporal frontend address, host:port or an http(s):// URL (default: the profile's,
     /// $TEMPORAL_ADDRESS, or localhost:7233).
@@ -76,7 +76,8 @@ impl ServerArgs {
             let (key, value) = meta
                 .split_once('=')
                 .with_context(|| format!("--grpc-meta {meta:?}: write it as KEY=VALUE"))?;
-            settings = settings.with_header(key.to_ascii_lowercase(), value);
+            // As envconfig normalizes TEMPORAL_GRPC_META_*, so a flag overrides a profile.
+            settings = settings.with_header(key.to_ascii_lowercase().replace('_', "-"), value);
         }
         let tls_flags = self.tls
             || self.tls_ca_path.is_some()
@@ -103,17 +104,37 @@ impl ServerArgs {
     }
 }
 
-/// A certificate or key file the flags name, at most 1 MiB.
+/// A certificate or key file the flags name, at most 1 MiB (whatever it is: a pipe
+/// reports no size).
 fn read_pem(flag: &str, path: &Path) -> anyhow::Result<Vec<u8>> {
-    let size = std::fs::metadata(path)
-        .with_context(|| format!("{flag} {}", path.display()))?
-        .len();
+    use std::io::Read;
+    const MAX_BYTES: u64 = 1 << 20;
+    let context = || format!("{flag} {}", path.display());
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .with_context(context)?
+        .take(MAX_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .with_context(context)?;
     anyhow::ensure!(
-        size <= 1 << 20,
-        "{flag} {}: {size} bytes is too large for a PEM file",
-        path.display()
+        bytes.len() as u64 <= MAX_BYTES,
+        "{}: larger than {MAX_BYTES} bytes, too large for a PEM file",
+        context()
     );
-    std::fs::read(path).with_context(|| format!("{flag} {}", path.display()))
+    Ok(bytes)
+}
+
+/// Keeps the API key out of logs.
+impl std::fmt::Debug for ServerArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerArgs")
+            .field("address", &self.address)
+            .field("namespace", &self.namespace)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("profile", &self.profile)
+            .field("config_file", &self.config_file)
+            .finish_non_exhaustive()
+    }
 }
 
 #[cfg(test)]
@@ -144,7 +165,7 @@ mod tests {
             "--api-key",
             "k",
             "--grpc-meta",
-            "X-Team=payments",
+            "X_Team=payments",
             "--tls-server-name",
             "frontend",
         ])
