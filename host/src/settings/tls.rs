@@ -169,8 +169,10 @@ mod tests {
         assert!(message.contains("server CA certificate"), "{message}");
         assert!(message.contains("no PEM certificate"), "{message}");
 
-        let mut half = TlsSettings::default();
-        half.client_cert = Some(b"x".to_vec());
+        let half = TlsSettings {
+            client_cert: Some(b"x".to_vec()),
+            ..TlsSettings::default()
+        };
         let message = half.validate().unwrap_err().to_string();
         assert!(
             message.contains("TEMPORAL_TLS_CLIENT_KEY_PATH"),
