@@ -336,6 +336,30 @@ pub fn python_script(script: &str) -> Command {
     command
 }
 
+/// Runs a Python client script (`tests/python/SCRIPT ARGS..`, with `envs` set) off the
+/// async threads and returns the JSON it printed; panics if it fails.
+pub async fn python_client<T: serde::de::DeserializeOwned>(
+    script: &str,
+    args: &[&str],
+    envs: &[(&str, &std::ffi::OsStr)],
+) -> T {
+    let mut command = python_script(script);
+    command.args(args).stderr(Stdio::inherit());
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("join")
+        .expect("run python3");
+    assert!(
+        output.status.success(),
+        "Python client {script} failed: {:?}",
+        output.status
+    );
+    serde_json::from_slice(&output.stdout).expect("the Python client prints JSON")
+}
+
 /// A child process killed when dropped, so a failing test leaves nothing behind.
 pub struct KillOnDrop(pub Child);
 

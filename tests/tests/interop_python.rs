@@ -2,12 +2,10 @@
 //! users of other SDKs will do: start Sandglass workflows by name, and serve activities
 //! Sandglass workflows call.
 
-use std::process::Stdio;
-
 use sandglass_host::WorkflowOptions;
 use sandglass_tests::workflows::{REMOTE_GREETING, RemoteGreeting};
 use sandglass_tests::{
-    TestEnv, python_script, start_python_greet_worker, test_component, unique_task_queue,
+    TestEnv, python_client, start_python_greet_worker, test_component, unique_task_queue,
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -16,27 +14,17 @@ async fn python_client_starts_the_sandglass_greeting_by_name() {
     let task_queue = unique_task_queue("py-client");
     let worker = env.greeting_worker(&task_queue).await;
 
-    let address = env.address();
-    let output = tokio::task::spawn_blocking(move || {
-        python_script("start_workflow.py")
-            .args([
-                address.as_str(),
-                task_queue.as_str(),
-                "GreetingWorkflow",
-                "\"Python\"",
-            ])
-            .stderr(Stdio::inherit())
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("run python3");
-    assert!(
-        output.status.success(),
-        "Python client failed: {:?}",
-        output.status
-    );
-    let result: String = serde_json::from_slice(&output.stdout).expect("JSON result");
+    let result: String = python_client(
+        "start_workflow.py",
+        &[
+            &env.address(),
+            &task_queue,
+            "GreetingWorkflow",
+            "\"Python\"",
+        ],
+        &[],
+    )
+    .await;
     assert_eq!(result, "Hello, Python!");
     worker.stop().await.expect("worker stops cleanly");
 }

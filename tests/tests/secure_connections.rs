@@ -3,7 +3,6 @@
 //! Python SDK's client alike. Every refusal names what to fix, within seconds.
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use greeting_activities::GREETING_WORKFLOW;
@@ -12,7 +11,7 @@ use sandglass_host::{
 };
 use sandglass_tests::tls_proxy::{ProxyOptions, TestCa, TlsProxy};
 use sandglass_tests::{
-    RunningWorker, TestEnv, greeting_component, python_script, unique_task_queue,
+    RunningWorker, TestEnv, greeting_component, python_client, unique_task_queue,
 };
 
 const API_KEY: &str = "sandglass-test-key";
@@ -271,27 +270,21 @@ client_key_path = "{dir}/client.key"
             }),
     )
     .await;
-    let output = tokio::task::spawn_blocking(move || {
-        python_script("start_workflow_from_env.py")
-            .args([
-                task_queue.as_str(),
-                "GreetingWorkflow",
-                "\"Python over mTLS\"",
-            ])
-            .env("TEMPORAL_CONFIG_FILE", &config)
-            .env("TEMPORAL_PROFILE", "secure")
-            .stderr(Stdio::inherit())
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("run python3");
-    assert!(
-        output.status.success(),
-        "Python client failed: {:?}",
-        output.status
-    );
-    let result: String = serde_json::from_slice(&output.stdout).expect("JSON result");
+    // `env` as the address: the script connects through the Python SDK's envconfig.
+    let result: String = python_client(
+        "start_workflow.py",
+        &[
+            "env",
+            &task_queue,
+            "GreetingWorkflow",
+            "\"Python over mTLS\"",
+        ],
+        &[
+            ("TEMPORAL_CONFIG_FILE", config.as_os_str()),
+            ("TEMPORAL_PROFILE", "secure".as_ref()),
+        ],
+    )
+    .await;
     assert_eq!(result, "Hello, Python over mTLS!");
     worker.stop().await.expect("worker stops cleanly");
 }

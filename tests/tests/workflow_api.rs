@@ -2,7 +2,6 @@
 //! validator), child workflows, continue-as-new, cancellation, patching and signals to
 //! other workflows; and the same messages and children across the official Python SDK.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use sandglass_host::sandbox::{Sandbox, WorkflowModule};
@@ -17,7 +16,7 @@ use sandglass_tests::workflows::{
     PRE_PATCH_WORKFLOW, ParentInput, SIGNAL_OTHER_WORKFLOW, TOTAL, UPSERT_WORKFLOW,
 };
 use sandglass_tests::{
-    SEARCH_ATTRIBUTE, TestEnv, count_events, python_script, start_python_worker, test_component,
+    SEARCH_ATTRIBUTE, TestEnv, count_events, python_client, start_python_worker, test_component,
     unique_task_queue,
 };
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
@@ -335,23 +334,12 @@ async fn the_python_client_signals_queries_and_updates_a_sandglass_workflow() {
     let env = TestEnv::start().await;
     let task_queue = unique_task_queue("py-messages");
     let worker = env.test_worker(&task_queue).await;
-    let address = env.address();
-    let queue = task_queue.clone();
-    let output = tokio::task::spawn_blocking(move || {
-        python_script("messages_client.py")
-            .args([address.as_str(), queue.as_str(), "py-messages"])
-            .stderr(Stdio::inherit())
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("run python3");
-    assert!(
-        output.status.success(),
-        "Python client failed: {:?}",
-        output.status
-    );
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let report: serde_json::Value = python_client(
+        "messages_client.py",
+        &[&env.address(), &task_queue, "py-messages"],
+        &[],
+    )
+    .await;
     assert_eq!(report["total_after_signal"], 3);
     assert_eq!(report["updated"], 7);
     assert!(
