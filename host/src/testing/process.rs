@@ -198,14 +198,21 @@ pub(super) fn start_with_retries<T>(
     loop {
         match start_once() {
             Err(ServerError::Exited { output, .. })
-                if attempt < START_ATTEMPTS
-                    && output.to_lowercase().contains("address already in use") =>
+                if attempt < START_ATTEMPTS && lost_a_port(&output) =>
             {
                 attempt += 1;
             }
             result => return result,
         }
     }
+}
+
+/// Whether a server's output says it could not bind a port. Temporal 1.32's dev server
+/// sometimes says so only by crashing: a service whose listener failed serves on none
+/// (a nil-pointer panic in `grpc.(*Server).Serve`).
+fn lost_a_port(output: &str) -> bool {
+    output.to_lowercase().contains("address already in use")
+        || (output.contains("nil pointer dereference") && output.contains("grpc.(*Server).Serve"))
 }
 
 /// Ports this process has handed out before. The kernel may offer a port again
@@ -289,6 +296,18 @@ fn collect_lines(pipe: impl Read + Send + 'static, tail: &Arc<Mutex<Tail>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lost_port_is_retried_and_other_exits_are_not() {
+        let crash = "panic: runtime error: invalid memory address or nil pointer dereference\n\
+                     goroutine 118 [running]:\n\
+                     google.golang.org/grpc.(*Server).Serve(0x15e46e5e6008, {0x0, 0x0})";
+        assert!(lost_a_port(crash));
+        assert!(lost_a_port(
+            "listen tcp 127.0.0.1:7233: bind: Address already in use"
+        ));
+        assert!(!lost_a_port("unknown flag: --bogus"));
+    }
 
     #[test]
     fn free_ports_are_distinct_and_never_handed_out_twice() {
